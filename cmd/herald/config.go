@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/engineio"
+)
+
+// settings are Herald's environment variables. Each also has a flag named after it
+// (HERALD_PING_INTERVAL → -ping-interval) that overrides it.
+type settings struct {
+	Port           int           `env:"PORT" envDefault:"3000" help:"listen port (NODE_PORT is accepted too)"`
+	Host           string        `env:"HERALD_HOST" help:"listen host; empty means every interface"`
+	Path           string        `env:"HERALD_PATH" envDefault:"/socket.io/" help:"Engine.IO / Socket.IO path"`
+	WSPath         string        `env:"HERALD_WS_PATH" envDefault:"/ws" help:"plain WebSocket {event,data} endpoint (also served on / for upgrades)"`
+	WSNamespace    string        `env:"HERALD_WS_NAMESPACE" envDefault:"/" help:"namespace that plain WebSocket connections join"`
+	PingInterval   time.Duration `env:"HERALD_PING_INTERVAL" envDefault:"25s" help:"Engine.IO ping interval"`
+	PingTimeout    time.Duration `env:"HERALD_PING_TIMEOUT" envDefault:"20s" help:"Engine.IO ping timeout"`
+	MaxPayload     int           `env:"HERALD_MAX_PAYLOAD" envDefault:"1000000" help:"largest message or polling body, bytes"`
+	ConnectTimeout time.Duration `env:"HERALD_CONNECT_TIMEOUT" envDefault:"45s" help:"time a connection has to join a namespace"`
+	CORSOrigins    []string      `env:"HERALD_CORS_ORIGINS" envSeparator:"," help:"origins allowed for cross-origin polling, comma-separated; * for any"`
+	Transports     []string      `env:"HERALD_TRANSPORTS" envDefault:"websocket,polling" envSeparator:"," help:"enabled transports"`
+	WriteQueue     int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
+	ShutdownGrace  time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
+	LogLevel       string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+}
+
+// loadSettings reads the environment, then the flags in args, which override it.
+// Errors name the variable (or flag) at fault.
+func loadSettings(args []string, environ []string, out io.Writer) (settings, error) {
+	var s settings
+	params, err := env.GetFieldParams(&s)
+	if err != nil {
+		return s, err
+	}
+	vars := make(map[string]string)
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	if _, ok := vars["PORT"]; !ok {
+		if v, ok := vars["NODE_PORT"]; ok {
+			vars["PORT"] = v
+		}
+	}
+	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
+	fs.SetOutput(out)
+	help := helpTexts()
+	for _, p := range params {
+		name := flagName(p.Key)
+		key := p.Key
+		fs.Func(name, fmt.Sprintf("%s (env %s, default %q)", help[key], key, p.DefaultValue), func(v string) error {
+			vars[key] = v
+			return nil
+		})
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: herald [flags]\n\nHerald serves Socket.IO (Engine.IO v4 + Socket.IO v5) and plain WebSocket clients.\n"+
+			"Every setting is an environment variable; the flag of the same name overrides it.\n\n")
+		for _, p := range params {
+			def := p.DefaultValue
+			if def == "" {
+				def = "(empty)"
+			}
+			fmt.Fprintf(out, "  %-26s -%-18s default %-18s %s\n", p.Key, flagName(p.Key), def, help[p.Key])
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := env.ParseWithOptions(&s, env.Options{Environment: vars}); err != nil {
+		return s, explain(err, params)
+	}
+	return s, s.validate()
+}
+
+func flagName(key string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(key, "HERALD_")), "_", "-")
+}
+
+// helpTexts maps each variable to its help tag.
+func helpTexts() map[string]string {
+	out := make(map[string]string)
+	t := reflectSettings()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		out[f.Tag.Get("env")] = f.Tag.Get("help")
+	}
+	return out
+}
+
+// explain rewrites env's errors, which name Go fields, to name the variables.
+func explain(err error, params []env.FieldParams) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	keys := make(map[string]string)
+	t := reflectSettings()
+	for i := 0; i < t.NumField(); i++ {
+		keys[t.Field(i).Name] = t.Field(i).Tag.Get("env")
+	}
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", keys[pe.Name], pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	_ = params
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func (s settings) validate() error {
+	var errs []error
+	check := func(ok bool, key, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
+		}
+	}
+	check(s.Port > 0 && s.Port < 65536, "PORT", "must be 1-65535, got %d", s.Port)
+	check(strings.HasPrefix(s.Path, "/"), "HERALD_PATH", "must start with /, got %q", s.Path)
+	check(strings.HasPrefix(s.WSPath, "/") && s.WSPath != "/", "HERALD_WS_PATH", "must start with / and not be /, got %q", s.WSPath)
+	check(s.PingInterval > 0, "HERALD_PING_INTERVAL", "must be positive, got %v", s.PingInterval)
+	check(s.PingTimeout > 0, "HERALD_PING_TIMEOUT", "must be positive, got %v", s.PingTimeout)
+	check(s.MaxPayload > 0, "HERALD_MAX_PAYLOAD", "must be positive, got %d", s.MaxPayload)
+	check(s.ConnectTimeout > 0, "HERALD_CONNECT_TIMEOUT", "must be positive, got %v", s.ConnectTimeout)
+	check(s.WriteQueue > 0, "HERALD_WRITE_QUEUE_BYTES", "must be positive, got %d", s.WriteQueue)
+	check(s.ShutdownGrace >= 0, "HERALD_SHUTDOWN_GRACE", "must not be negative, got %v", s.ShutdownGrace)
+	check(len(s.Transports) > 0, "HERALD_TRANSPORTS", "must name at least one transport")
+	for _, t := range s.Transports {
+		check(t == engineio.TransportWebSocket || t == engineio.TransportPolling, "HERALD_TRANSPORTS", "unknown transport %q (want websocket, polling)", t)
+	}
+	var lvl slog.Level
+	check(lvl.UnmarshalText([]byte(s.LogLevel)) == nil, "HERALD_LOG_LEVEL", "unknown level %q (want debug, info, warn, error)", s.LogLevel)
+	return errors.Join(errs...)
+}
+
+// config turns settings into the library's Config.
+func (s settings) config(log *slog.Logger) herald.Config {
+	return herald.Config{
+		Addr:             fmt.Sprintf("%s:%d", s.Host, s.Port),
+		Path:             s.Path,
+		PlainWSPath:      s.WSPath,
+		PlainWSNamespace: s.WSNamespace,
+		Engine: engineio.Config{
+			PingInterval:    s.PingInterval,
+			PingTimeout:     s.PingTimeout,
+			MaxPayload:      s.MaxPayload,
+			Transports:      s.Transports,
+			AllowedOrigins:  s.CORSOrigins,
+			WriteQueueBytes: s.WriteQueue,
+		},
+		ConnectTimeout: s.ConnectTimeout,
+		ShutdownGrace:  s.ShutdownGrace,
+		Logger:         log,
+	}
+}
+
+func (s settings) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(s.LogLevel))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+

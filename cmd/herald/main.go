@@ -1,0 +1,42 @@
+// Command herald runs a Herald node: Socket.IO v5 over Engine.IO v4 at /socket.io/ and
+// a plain WebSocket {event,data} endpoint at /ws, configured from the environment
+// (HERALD_*), with flags that override it. Run `herald -help` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"reflect"
+	"syscall"
+
+	"github.com/heraldhq/herald"
+)
+
+func main() {
+	s, err := loadSettings(os.Args[1:], os.Environ(), os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald: configuration:", err)
+		os.Exit(2)
+	}
+	log := s.logger(os.Stderr)
+	node, err := herald.New(s.config(log))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := node.ListenAndServe(ctx); err != nil {
+		log.Error("herald: stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func reflectSettings() reflect.Type { return reflect.TypeFor[settings]() }

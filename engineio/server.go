@@ -1,0 +1,434 @@
+package engineio
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/internal/base64id"
+	"github.com/lxzan/gws"
+)
+
+// Handler receives the events of every session. socketio.Server implements it; an
+// application that wants raw Engine.IO messages (like Node's engine.io package)
+// implements it directly.
+//
+// Calls for one session never overlap, and OnOpen happens before the others. Calls for
+// different sessions run concurrently. A Handler must not block: OnMessage runs on the
+// connection's read goroutine (or the polling POST), so a handler that waits for
+// something the same client must send deadlocks that client.
+type Handler interface {
+	// OnOpen is called once for a new session, after its open packet is queued.
+	OnOpen(s *Session)
+	// OnMessage is called for each message. data is only valid during the call.
+	OnMessage(s *Session, data []byte, binary bool)
+	// OnClose is called once when the session ends, whatever the reason.
+	OnClose(s *Session, reason Reason)
+}
+
+// Server is an Engine.IO v4 server: it serves the handshake, the long-polling and
+// WebSocket transports and the upgrade between them. Mount it on the Engine.IO path
+// (e.g. "/socket.io/"); it answers every request it is given. All methods are safe for
+// concurrent use.
+type Server struct {
+	cfg      Config
+	handler  Handler
+	log      *slog.Logger
+	upgrader *gws.Upgrader
+	sessions sessionTable
+	closing  atomic.Bool
+	// wg counts the goroutines the server starts: WebSocket read loops and write
+	// flushes. Shutdown waits for it.
+	wg sync.WaitGroup
+
+	pingFrame, noopFrame, closeFrame, pongProbeFrame *Frame
+	openUpgrades                                     string // the "upgrades" JSON for polling sessions
+}
+
+// New returns a Server that reports sessions to h.
+func New(cfg Config, h Handler) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:            cfg,
+		handler:        h,
+		log:            cfg.Logger,
+		pingFrame:      NewFrame([]byte{byte(PacketPing)}),
+		noopFrame:      NewFrame([]byte{byte(PacketNoop)}),
+		closeFrame:     NewFrame([]byte{byte(PacketClose)}),
+		pongProbeFrame: NewFrame([]byte("3probe")),
+		openUpgrades:   "[]",
+	}
+	if cfg.allows(TransportWebSocket) {
+		s.openUpgrades = `["websocket"]`
+	}
+	s.sessions.init()
+	s.upgrader = gws.NewUpgrader(&wsHandler{srv: s}, &gws.ServerOption{
+		ReadBufferSize:     cfg.ReadBufferSize,
+		ReadMaxPayloadSize: cfg.MaxPayload,
+		CheckUtf8Enabled:   true,
+		NewSession:         func() gws.SessionStorage { return new(connSlot) },
+		Recovery:           s.recoverPanic,
+		Logger:             gwsLogger{s.log},
+	})
+	return s, nil
+}
+
+// Config returns the server's effective configuration, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Count returns the number of open sessions.
+func (s *Server) Count() int { return s.sessions.count() }
+
+// Session returns the open session with the given id, or nil.
+func (s *Server) Session(id string) *Session { return s.sessions.get(id) }
+
+// engine.io's error codes (engine.io lib/server.ts Server.errors).
+const (
+	errTransportUnknown = iota
+	errUnknownSID
+	errBadHandshakeMethod
+	errBadRequest
+	errForbidden
+	errUnsupportedProtocol
+)
+
+var errMessages = [...]string{
+	"Transport unknown", "Session ID unknown", "Bad handshake method", "Bad request",
+	"Forbidden", "Unsupported protocol version",
+}
+
+// abort answers a request with engine.io's JSON error body.
+func (s *Server) abort(w http.ResponseWriter, code int) {
+	status := http.StatusBadRequest
+	if code == errForbidden {
+		status = http.StatusForbidden
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"code":` + strconv.Itoa(code) + `,"message":"` + errMessages[code] + `"}`))
+}
+
+// ServeHTTP serves one Engine.IO request: a handshake, a poll, a POST or a WebSocket.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	isWS := transport == TransportWebSocket && isUpgrade(r)
+	if transport == TransportPolling {
+		if s.cors(w, r) && r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	if !s.cfg.allows(transport) {
+		s.abort(w, errTransportUnknown)
+		return
+	}
+	if sid := q.Get("sid"); sid != "" {
+		sess := s.sessions.get(sid)
+		if sess == nil {
+			s.abort(w, errUnknownSID)
+			return
+		}
+		if isWS {
+			s.serveUpgrade(w, r, sess)
+			return
+		}
+		if transport != TransportPolling || !sess.isPolling() {
+			s.abort(w, errBadRequest) // engine.io TRANSPORT_MISMATCH
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			sess.serveGet(w, r)
+		case http.MethodPost:
+			sess.servePost(w, r)
+		default:
+			s.abort(w, errBadRequest)
+		}
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.abort(w, errBadHandshakeMethod)
+		return
+	}
+	if transport == TransportWebSocket && !isWS {
+		s.abort(w, errBadRequest)
+		return
+	}
+	if q.Get("EIO") != "4" {
+		s.abort(w, errUnsupportedProtocol)
+		return
+	}
+	if s.cfg.AllowRequest != nil {
+		if err := s.cfg.AllowRequest(r); err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "engineio: handshake refused",
+				slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
+			s.abort(w, errForbidden)
+			return
+		}
+	}
+	if s.closing.Load() {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if isWS {
+		s.handshakeWebSocket(w, r, q)
+		return
+	}
+	s.handshakePolling(w, r, q)
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// cors sets the CORS headers of a polling response when the request's origin is
+// allowed, and reports whether it did.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cfg.AllowedOrigins) == 0 {
+		return false
+	}
+	if !slices.Contains(s.cfg.AllowedOrigins, "*") && !slices.Contains(s.cfg.AllowedOrigins, origin) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET,POST")
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
+		}
+	}
+	return true
+}
+
+// newSession builds and registers a session; the caller queues the open packet.
+func (s *Server) newSession(r *http.Request, q url.Values, kind transportKind, ws *gws.Conn) *Session {
+	sess := &Session{
+		id:  base64id.New(),
+		srv: s,
+		hs: &Handshake{
+			Header:     r.Header,
+			Query:      q,
+			RemoteAddr: r.RemoteAddr,
+			Time:       time.Now(),
+			URL:        r.URL.RequestURI(),
+			Secure:     r.TLS != nil,
+		},
+		kind: kind,
+		ws:   ws,
+	}
+	sess.timer = time.AfterFunc(s.cfg.PingInterval, sess.onTimer)
+	s.sessions.add(sess)
+	return sess
+}
+
+// openFrame builds the open packet (engine.io socket.ts onOpen).
+func (s *Server) openFrame(sid string, upgrades string) *Frame {
+	b := BeginFrame(128)
+	b = append(b, `0{"sid":"`...)
+	b = append(b, sid...)
+	b = append(b, `","upgrades":`...)
+	b = append(b, upgrades...)
+	b = append(b, `,"pingInterval":`...)
+	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, s.cfg.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, int64(s.cfg.MaxPayload), 10)
+	b = append(b, '}')
+	return FinishFrame(b, false)
+}
+
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, q url.Values) {
+	sess := s.newSession(r, q, kindPolling, nil)
+	sess.Send(s.openFrame(sess.id, s.openUpgrades))
+	s.handler.OnOpen(sess)
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
+		slog.String("sid", sess.id), slog.String("transport", TransportPolling))
+	sess.serveGet(w, r)
+}
+
+func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, q url.Values) {
+	conn, err := s.upgrader.Upgrade(w, r)
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: websocket upgrade failed",
+			slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
+		return
+	}
+	sess := s.newSession(r, q, kindWebSocket, conn)
+	conn.Session().(*connSlot).sess = sess
+	sess.Send(s.openFrame(sess.id, "[]"))
+	s.handler.OnOpen(sess)
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
+		slog.String("sid", sess.id), slog.String("transport", TransportWebSocket))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		conn.ReadLoop()
+	}()
+}
+
+// serveUpgrade accepts the WebSocket that upgrades a polling session
+// (engine.io server.ts onWebSocket → socket.ts _maybeUpgrade).
+func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *Session) {
+	if !sess.beginUpgrade() {
+		s.abort(w, errBadRequest) // already upgrading or upgraded
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r)
+	if err != nil {
+		sess.attachProbe(nil)
+		return
+	}
+	if !sess.attachProbe(conn) {
+		_ = conn.NetConn().Close()
+		return
+	}
+	slot := conn.Session().(*connSlot)
+	slot.sess, slot.probe = sess, true
+	deadline := time.AfterFunc(s.cfg.UpgradeTimeout, func() {
+		if sess.abortProbe(conn) {
+			_ = conn.WriteClose(1000, nil)
+		}
+	})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		conn.ReadLoop()
+		deadline.Stop()
+	}()
+}
+
+// Shutdown closes every session with ReasonServerShutdown (clients reconnect to
+// another node), refuses new handshakes, and waits until the server's goroutines have
+// exited or ctx is done, in which case it cuts the remaining connections and returns
+// ctx's error. It does not close the listener: stop the http.Server after it.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	all := s.sessions.all()
+	for _, sess := range all {
+		sess.close(ReasonServerShutdown, true)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, sess := range all {
+			sess.cut()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close is Shutdown without the wait for clients: it cuts every connection at once and
+// returns when the server's goroutines have exited.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = s.Shutdown(ctx)
+	return nil
+}
+
+func (s *Server) recoverPanic(_ gws.Logger) {
+	if e := recover(); e != nil {
+		s.log.Error("engineio: panic in handler", slog.Any("panic", e))
+	}
+}
+
+// gwsLogger routes gws's own log lines to slog.
+type gwsLogger struct{ log *slog.Logger }
+
+func (l gwsLogger) Error(v ...any) { l.log.Error("gws", slog.Any("msg", v)) }
+
+// Handshake is what the client's first request carried, kept for the session's life
+// (socket.io's socket.handshake).
+type Handshake struct {
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	Time       time.Time
+	URL        string
+	Secure     bool
+}
+
+// sessionTable is the sid → Session index, sharded so handshakes and polls on many
+// cores do not contend on one lock.
+type sessionTable struct {
+	shards [32]struct {
+		mu sync.RWMutex
+		m  map[string]*Session
+	}
+	n atomic.Int64
+}
+
+func (t *sessionTable) init() {
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*Session)
+	}
+}
+
+// shard picks by the id's last character, which is random.
+func (t *sessionTable) shard(id string) int {
+	if id == "" {
+		return 0
+	}
+	return int(id[len(id)-1]) % len(t.shards)
+}
+
+func (t *sessionTable) add(s *Session) {
+	sh := &t.shards[t.shard(s.id)]
+	sh.mu.Lock()
+	sh.m[s.id] = s
+	sh.mu.Unlock()
+	t.n.Add(1)
+}
+
+func (t *sessionTable) remove(s *Session) {
+	sh := &t.shards[t.shard(s.id)]
+	sh.mu.Lock()
+	if sh.m[s.id] == s {
+		delete(sh.m, s.id)
+		t.n.Add(-1)
+	}
+	sh.mu.Unlock()
+}
+
+func (t *sessionTable) get(id string) *Session {
+	sh := &t.shards[t.shard(id)]
+	sh.mu.RLock()
+	s := sh.m[id]
+	sh.mu.RUnlock()
+	return s
+}
+
+func (t *sessionTable) count() int { return int(t.n.Load()) }
+
+func (t *sessionTable) all() []*Session {
+	var out []*Session
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, s := range sh.m {
+			out = append(out, s)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}

@@ -1,0 +1,423 @@
+package engineio
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"sync"
+
+	"github.com/lxzan/gws"
+)
+
+// ErrSessionClosed is returned by Send on a closed session.
+var ErrSessionClosed = errors.New("engineio: session closed")
+
+type transportKind uint8
+
+const (
+	kindPolling transportKind = iota + 1
+	kindWebSocket
+)
+
+// upgrade states of a polling session (engine.io socket.ts _maybeUpgrade).
+type upgradeState uint8
+
+const (
+	upgradeNone    upgradeState = iota
+	upgradeProbing              // a WebSocket with this sid is open, no probe yet
+	upgradePaused               // "3probe" sent: polling is paused until "5"
+)
+
+// Session is one Engine.IO connection, on whichever transport it currently uses.
+//
+// Outgoing packets go into a bounded queue. On a WebSocket, a writer goroutine is
+// started when the queue becomes non-empty; it writes the whole backlog in one writev
+// and exits when the queue is empty, so an idle session costs no goroutine besides its
+// reader. On polling, the held GET takes the whole queue as one payload.
+//
+// Send, Close and the accessors are safe for concurrent use.
+type Session struct {
+	id    string
+	srv   *Server
+	hs    *Handshake
+	value any // set by the Handler in OnOpen; read-only afterwards
+
+	mu sync.Mutex // guards every field below
+	// closed is set once; after it nothing more is queued (except the final close
+	// packet of a polling session).
+	closed        bool
+	kind          transportKind
+	ws            *gws.Conn // the WebSocket, when kind is kindWebSocket
+	probe         *gws.Conn // the WebSocket being upgraded to
+	upgrade       upgradeState
+	queue         []*Frame
+	spare         []*Frame // the writer's previous batch, reused as the next queue
+	queued        int      // bytes in queue
+	flushing      bool     // a writer goroutine owns the WebSocket's writes
+	closeWS       Reason   // non-zero: the writer sends a close frame once the queue is drained
+	poll          chan struct{}
+	getting       bool // a polling GET is being served
+	posting       bool // a polling POST is being served
+	awaitingPong  bool
+	timer         *time.Timer // ping interval and ping timeout, one at a time
+	closeDeadline bool        // timer now bounds how long a closed polling session waits for its last GET
+
+	// dispatchMu serialises Handler.OnMessage calls for this session: during an
+	// upgrade a POST and the new WebSocket can both carry messages.
+	dispatchMu sync.Mutex
+}
+
+// ID returns the Engine.IO session id (the "sid").
+func (s *Session) ID() string { return s.id }
+
+// Handshake returns the request that opened the session.
+func (s *Session) Handshake() *Handshake { return s.hs }
+
+// SetValue attaches an application value to the session. Call it only from
+// Handler.OnOpen; Value is safe to call from any goroutine after that.
+func (s *Session) SetValue(v any) { s.value = v }
+
+// Value returns the value set by SetValue.
+func (s *Session) Value() any { return s.value }
+
+// Transport returns the current transport name.
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kind == kindWebSocket {
+		return TransportWebSocket
+	}
+	return TransportPolling
+}
+
+func (s *Session) isPolling() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kind == kindPolling
+}
+
+// Send queues one frame. It never blocks on the network. When the queue is over
+// Config.WriteQueueBytes the session is closed with ReasonSlowConsumer (in another
+// goroutine, so the caller is not held up) and that reason is returned.
+func (s *Session) Send(f *Frame) error {
+	s.mu.Lock()
+	err := s.enqueueLocked(f.Len(), f)
+	s.mu.Unlock()
+	return s.afterEnqueue(err)
+}
+
+// SendBatch queues frames that must stay together, such as a Socket.IO packet and its
+// binary attachments: all of them or none.
+func (s *Session) SendBatch(fs []*Frame) error {
+	n := 0
+	for _, f := range fs {
+		n += f.Len()
+	}
+	s.mu.Lock()
+	err := s.enqueueLocked(n, fs...)
+	s.mu.Unlock()
+	return s.afterEnqueue(err)
+}
+
+// SendMessage queues a text message (the packet's "4" is added here).
+func (s *Session) SendMessage(data []byte) error {
+	return s.Send(FinishFrame(append(BeginMessage(len(data)), data...), false))
+}
+
+// SendBinary queues a binary message.
+func (s *Session) SendBinary(data []byte) error { return s.Send(NewBinaryFrame(data)) }
+
+func (s *Session) afterEnqueue(err error) error {
+	if err == ReasonSlowConsumer {
+		s.srv.wg.Add(1)
+		go func() {
+			defer s.srv.wg.Done()
+			s.close(ReasonSlowConsumer, false)
+		}()
+	}
+	return err
+}
+
+// enqueueLocked appends frames of n bytes in total. s.mu must be held.
+func (s *Session) enqueueLocked(n int, fs ...*Frame) error {
+	if s.closed {
+		return ErrSessionClosed
+	}
+	if len(s.queue) > 0 && s.queued+n > s.srv.cfg.WriteQueueBytes {
+		return ReasonSlowConsumer
+	}
+	s.queue = append(s.queue, fs...)
+	s.queued += n
+	s.kickLocked()
+	return nil
+}
+
+// kickLocked gets the queue moving: it starts the WebSocket writer, or wakes the held
+// polling GET. s.mu must be held.
+func (s *Session) kickLocked() {
+	switch {
+	case s.kind == kindWebSocket:
+		if !s.flushing {
+			s.flushing = true
+			s.srv.wg.Add(1)
+			go s.flushWS(s.ws)
+		}
+	case s.poll != nil && s.upgrade != upgradePaused:
+		close(s.poll)
+		s.poll = nil
+	}
+}
+
+// flushWS writes the queue to c until it is empty, each backlog in one writev.
+func (s *Session) flushWS(c *gws.Conn) {
+	defer s.srv.wg.Done()
+	nc := c.NetConn()
+	var bufs net.Buffers
+	var batch []*Frame
+	for {
+		s.mu.Lock()
+		if batch != nil && s.spare == nil {
+			s.spare = batch[:0]
+		}
+		if len(s.queue) == 0 || s.ws != c {
+			s.flushing = false
+			closeWith := s.closeWS
+			if s.ws != c {
+				closeWith = 0
+			}
+			s.mu.Unlock()
+			if closeWith != 0 {
+				_ = c.WriteClose(closeWith.wsCloseCode(), []byte(closeWith.String()))
+			}
+			return
+		}
+		batch, s.queue, s.spare = s.queue, s.spare, nil
+		s.queued = 0
+		s.mu.Unlock()
+
+		err := WriteFrames(nc, batch, &bufs, s.srv.cfg.WriteTimeout)
+		clear(batch)
+		if err != nil {
+			s.mu.Lock()
+			s.flushing = false
+			s.mu.Unlock()
+			s.close(ReasonTransportError, false)
+			_ = nc.Close()
+			return
+		}
+	}
+}
+
+// Close closes the session from the server side: queued packets are flushed, then the
+// client is told to close (a WebSocket close frame, or a "1" packet on polling).
+func (s *Session) Close() { s.close(ReasonForcedClose, true) }
+
+// CloseWithReason is Close with a specific reason, e.g. ReasonParseError when the
+// application protocol on top could not decode a message.
+func (s *Session) CloseWithReason(r Reason) { s.close(r, true) }
+
+// close ends the session once. alive says whether the transport can still carry a
+// goodbye; only then, and only for graceful reasons, are the queue and a close sent.
+func (s *Session) close(r Reason, alive bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.timer.Stop()
+	graceful := alive && r.graceful()
+	kind, ws, probe := s.kind, s.ws, s.probe
+	s.probe = nil
+	startFlush, removeNow := false, true
+	if kind == kindWebSocket {
+		if graceful {
+			s.closeWS = r
+			if !s.flushing {
+				s.flushing = true
+				startFlush = true
+				s.srv.wg.Add(1)
+			}
+		}
+	} else {
+		if graceful {
+			s.queue = append(s.queue, s.srv.closeFrame)
+		} else {
+			clear(s.queue)
+			s.queue = s.queue[:0]
+		}
+		if s.poll != nil {
+			close(s.poll)
+			s.poll = nil
+		} else if graceful {
+			// Keep the session for the client's next GET, which takes the close
+			// packet (engine.io waits closeTimeout for it).
+			removeNow = false
+			s.closeDeadline = true
+			s.timer.Reset(s.srv.cfg.PingTimeout)
+		}
+	}
+	s.mu.Unlock()
+
+	if probe != nil {
+		_ = probe.NetConn().Close()
+	}
+	if ws != nil {
+		switch {
+		case startFlush:
+			go s.flushWS(ws)
+		case !graceful:
+			_ = ws.NetConn().Close()
+		}
+	}
+	if removeNow {
+		s.srv.sessions.remove(s)
+	}
+	s.srv.log.Debug("engineio: session closed", "sid", s.id, "reason", r.String())
+	s.srv.handler.OnClose(s, r)
+}
+
+// cut drops the session's connections without a goodbye (end of a Shutdown grace).
+func (s *Session) cut() {
+	s.mu.Lock()
+	ws, probe := s.ws, s.probe
+	if s.poll != nil {
+		close(s.poll)
+		s.poll = nil
+	}
+	s.mu.Unlock()
+	for _, c := range []*gws.Conn{ws, probe} {
+		if c != nil {
+			_ = c.NetConn().Close()
+		}
+	}
+	s.close(ReasonServerShutdown, false)
+}
+
+// onTimer drives the heartbeat (engine.io socket.ts schedulePing/resetPingTimeout):
+// send a ping every PingInterval and close if no pong came within PingTimeout. After a
+// graceful polling close it bounds the wait for the last GET instead.
+func (s *Session) onTimer() {
+	s.mu.Lock()
+	if s.closed {
+		expired := s.closeDeadline
+		s.mu.Unlock()
+		if expired {
+			s.srv.sessions.remove(s)
+		}
+		return
+	}
+	if s.awaitingPong {
+		s.mu.Unlock()
+		s.close(ReasonPingTimeout, false)
+		return
+	}
+	s.awaitingPong = true
+	s.timer.Reset(s.srv.cfg.PingTimeout)
+	s.queue = append(s.queue, s.srv.pingFrame) // a ping is never refused for queue size
+	s.queued += s.srv.pingFrame.Len()
+	s.kickLocked()
+	s.mu.Unlock()
+}
+
+func (s *Session) onPong() {
+	s.mu.Lock()
+	if s.awaitingPong && !s.closed {
+		s.awaitingPong = false
+		s.timer.Reset(s.srv.cfg.PingInterval)
+	}
+	s.mu.Unlock()
+}
+
+// onPacket handles one packet from the client on the session's current transport.
+func (s *Session) onPacket(p Packet) {
+	switch p.Type {
+	case PacketMessage:
+		s.dispatchMu.Lock()
+		s.srv.handler.OnMessage(s, p.Data, p.Binary)
+		s.dispatchMu.Unlock()
+	case PacketPong:
+		s.onPong()
+	case PacketClose:
+		s.close(ReasonTransportClose, false)
+	case PacketPing:
+		// In v4 only the server pings ("invalid heartbeat direction" in engine.io).
+		s.close(ReasonTransportError, true)
+	}
+	// open, upgrade and noop from the client carry nothing on an open session.
+}
+
+// beginUpgrade reserves the session for a probing WebSocket; false if it is not a
+// polling session or another upgrade is under way.
+func (s *Session) beginUpgrade() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.kind != kindPolling || s.upgrade != upgradeNone {
+		return false
+	}
+	s.upgrade = upgradeProbing
+	return true
+}
+
+// attachProbe records the probing WebSocket, or releases the reservation when c is nil.
+func (s *Session) attachProbe(c *gws.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c == nil || s.closed {
+		s.upgrade = upgradeNone
+		return false
+	}
+	s.probe = c
+	return true
+}
+
+// abortProbe gives up an upgrade through c; it reports whether c was the probe.
+func (s *Session) abortProbe(c *gws.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probe != c {
+		return false
+	}
+	s.probe = nil
+	s.upgrade = upgradeNone
+	if len(s.queue) > 0 || s.closed {
+		s.kickLocked() // polling resumes with what was held back during the probe
+	}
+	return true
+}
+
+// onProbe answers "2probe" and releases the held GET so the client can pause polling.
+func (s *Session) onProbe(c *gws.Conn) bool {
+	s.mu.Lock()
+	if s.probe != c || s.upgrade != upgradeProbing {
+		s.mu.Unlock()
+		return false
+	}
+	s.upgrade = upgradePaused
+	if s.poll != nil {
+		close(s.poll)
+		s.poll = nil
+	}
+	s.mu.Unlock()
+	return c.WriteMessage(gws.OpcodeText, s.srv.pongProbeFrame.Data()) == nil
+}
+
+// completeUpgrade switches the session to c on the "5" packet and flushes the queue
+// there.
+func (s *Session) completeUpgrade(c *gws.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probe != c || s.upgrade != upgradePaused || s.closed {
+		return false
+	}
+	s.kind, s.ws, s.probe, s.upgrade = kindWebSocket, c, nil, upgradeNone
+	if s.poll != nil {
+		close(s.poll) // the held GET answers noop
+		s.poll = nil
+	}
+	if len(s.queue) > 0 {
+		s.kickLocked()
+	}
+	return true
+}

@@ -1,0 +1,11 @@
+module github.com/heraldhq/herald
+
+go 1.26.8
+
+require (
+	github.com/caarlos0/env/v11 v11.4.2
+	github.com/lxzan/gws v1.9.1
+	go.uber.org/goleak v1.3.0
+)
+
+require github.com/klauspost/compress v1.17.9 // indirect

@@ -1,0 +1,173 @@
+// Package herald assembles a Herald node: the Socket.IO server (Engine.IO v4 +
+// Socket.IO v5), the plain WebSocket endpoint and the HTTP routes, from one Config.
+// cmd/herald is a thin binary over it; a Go application can embed a Node and register
+// its own handlers on Node.IO().
+//
+// Packages underneath, each usable on its own:
+//   - engineio: Engine.IO sessions and transports (like Node's engine.io);
+//   - socketio: namespaces, sockets, rooms, acks, broadcasts (like Node's socket.io);
+//   - plainws: the {"event","data"} JSON WebSocket endpoint (NestJS WsAdapter shape).
+package herald
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/engineio"
+	"github.com/heraldhq/herald/plainws"
+	"github.com/heraldhq/herald/socketio"
+)
+
+// Defaults for Config.
+const (
+	DefaultAddr          = ":3000"
+	DefaultPath          = "/socket.io/"
+	DefaultPlainWSPath   = "/ws"
+	DefaultShutdownGrace = 10 * time.Second
+)
+
+// Config configures a Node. The zero value is usable; New fills in the defaults.
+type Config struct {
+	// Addr is the listen address. Empty means ":3000" (all interfaces, IPv4 and IPv6).
+	Addr string
+	// Path is the Engine.IO path. Empty means "/socket.io/".
+	Path string
+	// PlainWSPath is the plain WebSocket endpoint's path. Empty means "/ws". WebSocket
+	// upgrade requests to "/" are served by it too, so NestJS WsAdapter clients that
+	// connect to the bare host work unchanged.
+	PlainWSPath string
+	// PlainWSNamespace is the namespace plain WebSocket connections join. Empty means "/".
+	PlainWSNamespace string
+	// Engine configures Engine.IO (ping interval and timeout, max payload, transports,
+	// CORS, per-socket write queue).
+	Engine engineio.Config
+	// ConnectTimeout: see socketio.Config. Zero means 45s.
+	ConnectTimeout time.Duration
+	// ShutdownGrace is how long Shutdown waits for clients after telling them to
+	// reconnect. Zero means 10s.
+	ShutdownGrace time.Duration
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Node is one Herald instance.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	io    *socketio.Server
+	plain *plainws.Server
+	mux   *http.ServeMux
+	http  *http.Server
+}
+
+// New builds a Node. It does not listen until Serve or ListenAndServe.
+func New(cfg Config) (*Node, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Path == "" {
+		cfg.Path = DefaultPath
+	}
+	if !strings.HasSuffix(cfg.Path, "/") {
+		cfg.Path += "/"
+	}
+	if cfg.PlainWSPath == "" {
+		cfg.PlainWSPath = DefaultPlainWSPath
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	io, err := socketio.New(socketio.Config{Engine: cfg.Engine, ConnectTimeout: cfg.ConnectTimeout, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	ecfg := io.Engine().Config()
+	plain, err := plainws.New(io, plainws.Config{
+		Namespace:       cfg.PlainWSNamespace,
+		MaxPayload:      ecfg.MaxPayload,
+		WriteQueueBytes: ecfg.WriteQueueBytes,
+		WriteTimeout:    ecfg.WriteTimeout,
+		PingInterval:    ecfg.PingInterval,
+		PingTimeout:     ecfg.PingTimeout,
+		Logger:          cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, io: io, plain: plain, mux: http.NewServeMux()}
+	n.mux.Handle(cfg.Path, io)
+	n.mux.Handle(cfg.PlainWSPath, plain)
+	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	n.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			plain.ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	n.http = &http.Server{Handler: n.mux, ReadHeaderTimeout: 10 * time.Second}
+	return n, nil
+}
+
+// IO returns the Socket.IO server, to add namespaces, middlewares and handlers.
+func (n *Node) IO() *socketio.Server { return n.io }
+
+// Mux returns the node's HTTP routes, to add more.
+func (n *Node) Mux() *http.ServeMux { return n.mux }
+
+// Handler returns the node's HTTP handler.
+func (n *Node) Handler() http.Handler { return n.mux }
+
+// Config returns the node's configuration with defaults filled in.
+func (n *Node) Config() Config { return n.cfg }
+
+// Serve accepts connections on ln until Shutdown.
+func (n *Node) Serve(ln net.Listener) error {
+	n.log.Info("herald: listening", "addr", ln.Addr().String(), "path", n.cfg.Path, "ws", n.cfg.PlainWSPath)
+	if err := n.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ListenAndServe listens on Config.Addr and serves until ctx is done, then shuts down
+// gracefully within Config.ShutdownGrace.
+func (n *Node) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", n.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- n.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownGrace)
+	defer cancel()
+	serr := n.Shutdown(sctx)
+	if err := <-errc; err != nil {
+		return err
+	}
+	return serr
+}
+
+// Shutdown stops accepting connections, tells every client to reconnect (Engine.IO
+// close, WebSocket close 1001), and waits for them until ctx is done.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.log.Info("herald: shutting down", "sockets", n.io.Engine().Count()+n.plain.Count())
+	err := errors.Join(n.io.Shutdown(ctx), n.plain.Shutdown(ctx))
+	return errors.Join(err, n.http.Shutdown(ctx))
+}

@@ -1,0 +1,110 @@
+package socketio
+
+// BroadcastOperator selects the sockets of a namespace that a broadcast reaches: the
+// members of any of its rooms (every socket when it names none), minus the members of
+// any except room. It is a value: each To or Except returns a new operator, so one can
+// be kept and reused.
+type BroadcastOperator struct {
+	nsp    *Namespace
+	rooms  []string
+	except []string
+}
+
+// To adds rooms to the audience. A socket id is a room holding that socket.
+func (b BroadcastOperator) To(rooms ...string) BroadcastOperator {
+	b.rooms = append(b.rooms[:len(b.rooms):len(b.rooms)], rooms...)
+	return b
+}
+
+// In is an alias of To, as in socket.io.
+func (b BroadcastOperator) In(rooms ...string) BroadcastOperator { return b.To(rooms...) }
+
+// Except removes the members of rooms from the audience.
+func (b BroadcastOperator) Except(rooms ...string) BroadcastOperator {
+	b.except = append(b.except[:len(b.except):len(b.except)], rooms...)
+	return b
+}
+
+// Emit sends the event to the audience. The packet is encoded once per wire format and
+// queued to each recipient; it never waits on a recipient's network. A recipient whose
+// queue is full is disconnected with reason "slow consumer".
+func (b BroadcastOperator) Emit(event string, args ...any) error {
+	_, err := b.EmitCount(event, args...)
+	return err
+}
+
+// EmitCount is Emit that also reports how many sockets the event was queued to.
+func (b BroadcastOperator) EmitCount(event string, args ...any) (int, error) {
+	if err := checkEventName(event); err != nil {
+		return 0, err
+	}
+	enc, err := encodeArgs(args)
+	if err != nil {
+		return 0, err
+	}
+	m := &message{kind: PacketEvent, nsp: b.nsp.name, event: event, args: enc}
+	return b.nsp.deliver(m, b.rooms, b.except), nil
+}
+
+// SocketIDs returns the ids of the sockets the operator selects.
+func (b BroadcastOperator) SocketIDs() []string {
+	var ids []string
+	b.nsp.selectSockets(b.rooms, b.except, func(s *Socket) { ids = append(ids, s.id) })
+	return ids
+}
+
+// DisconnectSockets disconnects the selected sockets (close: also their connections).
+func (b BroadcastOperator) DisconnectSockets(close bool) {
+	var targets []*Socket
+	b.nsp.selectSockets(b.rooms, b.except, func(s *Socket) { targets = append(targets, s) })
+	for _, s := range targets {
+		s.Disconnect(close)
+	}
+}
+
+// deliver queues m to every selected socket and returns how many there were.
+func (n *Namespace) deliver(m *message, rooms, except []string) int {
+	count := 0
+	n.selectSockets(rooms, except, func(s *Socket) {
+		if s.send(m) == nil {
+			count++
+		}
+	})
+	return count
+}
+
+// selectSockets calls fn once for each socket in any of rooms (all sockets when rooms
+// is empty) and in none of except. fn runs under a hub read lock.
+func (n *Namespace) selectSockets(rooms, except []string, fn func(*Socket)) {
+	var excluded map[*Socket]struct{}
+	if len(except) > 0 {
+		excluded = make(map[*Socket]struct{})
+		for _, r := range except {
+			n.hub.forRoom(r, func(s *Socket) { excluded[s] = struct{}{} })
+		}
+	}
+	visit := fn
+	if excluded != nil {
+		visit = func(s *Socket) {
+			if _, skip := excluded[s]; !skip {
+				fn(s)
+			}
+		}
+	}
+	switch len(rooms) {
+	case 0:
+		n.hub.forAll(visit)
+	case 1:
+		n.hub.forRoom(rooms[0], visit)
+	default:
+		seen := make(map[*Socket]struct{})
+		for _, r := range rooms {
+			n.hub.forRoom(r, func(s *Socket) {
+				if _, dup := seen[s]; !dup {
+					seen[s] = struct{}{}
+					visit(s)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package socketio
+
+import "sync/atomic"
+
+// Event is an event received from a client.
+type Event struct {
+	// Name is the event name. A numeric name from the client is kept as its JSON text.
+	Name string
+	Args
+	sock     *Socket
+	wantsAck bool
+	ackID    uint64
+	acked    atomic.Bool
+}
+
+// Handlers.
+type (
+	// EventHandler handles one event from a socket. It runs on the connection's read
+	// goroutine: it must not block, and it must not wait for anything the same client
+	// would send (such as the reply to EmitWithAck); start a goroutine for that.
+	EventHandler func(s *Socket, ev *Event)
+	// ConnectionHandler runs once a socket has connected to a namespace.
+	ConnectionHandler func(s *Socket)
+	// DisconnectHandler runs once when a socket disconnects, after it left its rooms.
+	DisconnectHandler func(s *Socket, reason string)
+	// Middleware runs for each connection attempt to a namespace, in the order added;
+	// a non-nil error refuses it (see ConnectError). The socket is not yet connected:
+	// it may read the handshake and set data, but cannot emit or join.
+	Middleware func(s *Socket) error
+)
+
+// WantsAck reports whether the client asked for an acknowledgement.
+func (e *Event) WantsAck() bool { return e.wantsAck }
+
+// Ack answers the event's acknowledgement with args (encoded as by Emit). On a plain
+// WebSocket, the reply goes back as {"event": Name, "data": ...}, as a NestJS gateway
+// handler's return value does. Only the first call sends anything.
+func (e *Event) Ack(args ...any) error {
+	if !e.wantsAck {
+		return ErrNoAck
+	}
+	if !e.acked.CompareAndSwap(false, true) {
+		return ErrAlreadyAcked
+	}
+	enc, err := encodeArgs(args)
+	if err != nil {
+		return err
+	}
+	return e.sock.send(&message{kind: PacketAck, nsp: e.sock.nsp.name, event: e.Name, hasID: true, id: e.ackID, args: enc})
+}
