@@ -114,8 +114,10 @@ type engineHandler struct{ srv *Server }
 
 func (h engineHandler) OnOpen(sess *engineio.Session) {
 	c := &client{srv: h.srv, sess: sess}
-	c.timer = time.AfterFunc(h.srv.cfg.ConnectTimeout, c.onConnectTimeout)
 	sess.SetValue(c)
+	c.mu.Lock()
+	c.timer = time.AfterFunc(h.srv.cfg.ConnectTimeout, c.onConnectTimeout)
+	c.mu.Unlock()
 }
 
 func (h engineHandler) OnMessage(sess *engineio.Session, data []byte, binary bool) {

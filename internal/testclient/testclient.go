@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,9 @@ type Options struct {
 	Paused bool
 	// Header adds request headers.
 	Header map[string]string
+	// RecvBuffer, when set, fixes the socket's kernel receive buffer (SO_RCVBUF) so a
+	// paused client fills up after little data.
+	RecvBuffer int
 }
 
 type handler struct {
@@ -69,6 +73,11 @@ func Dial(t testing.TB, url string, opt Options) *Conn {
 		t.Fatalf("dial %s: %v", url, err)
 	}
 	c.ws = ws
+	if opt.RecvBuffer > 0 {
+		if tc, ok := ws.NetConn().(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(opt.RecvBuffer)
+		}
+	}
 	if !opt.Paused {
 		go ws.ReadLoop()
 	} else {
