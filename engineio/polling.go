@@ -42,8 +42,9 @@ func (s *Session) serveGet(w http.ResponseWriter, r *http.Request) {
 	if !s.closed && (s.kind != kindPolling || s.upgrade == upgradePaused) {
 		body = append(body, byte(PacketNoop))
 	} else {
-		if s.closed && (len(s.queue) == 0 || s.queue[len(s.queue)-1] != s.srv.closeFrame) {
-			s.queue = append(s.queue, s.srv.closeFrame)
+		if s.closed && len(s.queue) == 0 {
+			body = append(body, byte(PacketClose))
+			finished = true
 		}
 		for i, f := range s.queue {
 			if i > 0 {
@@ -54,7 +55,6 @@ func (s *Session) serveGet(w http.ResponseWriter, r *http.Request) {
 		clear(s.queue)
 		s.queue = s.queue[:0]
 		s.queued = 0
-		finished = s.closed
 	}
 	s.mu.Unlock()
 	if finished {

@@ -231,7 +231,6 @@ func (s *Server) newSession(r *http.Request, q url.Values, kind transportKind, w
 		kind: kind,
 		ws:   ws,
 	}
-	sess.timer = time.AfterFunc(s.cfg.PingInterval, sess.onTimer)
 	s.sessions.add(sess)
 	return sess
 }
@@ -257,6 +256,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, q url.
 	sess := s.newSession(r, q, kindPolling, nil)
 	sess.Send(s.openFrame(sess.id, s.openUpgrades))
 	s.handler.OnOpen(sess)
+	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportPolling))
 	sess.serveGet(w, r)
@@ -273,6 +273,7 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, q ur
 	conn.Session().(*connSlot).sess = sess
 	sess.Send(s.openFrame(sess.id, "[]"))
 	s.handler.OnOpen(sess)
+	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportWebSocket))
 	s.wg.Add(1)

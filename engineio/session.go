@@ -226,7 +226,9 @@ func (s *Session) close(r Reason, alive bool) {
 		return
 	}
 	s.closed = true
-	s.timer.Stop()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
 	graceful := alive && r.graceful()
 	kind, ws, probe := s.kind, s.ws, s.probe
 	s.probe = nil
@@ -241,21 +243,25 @@ func (s *Session) close(r Reason, alive bool) {
 			}
 		}
 	} else {
-		if graceful {
-			s.queue = append(s.queue, s.srv.closeFrame)
-		} else {
+		// The close packet goes out alone, in the GET after the one that takes the
+		// queue: engine.io-client handles a close packet at once but hands other
+		// packets to socket.io-client on the next tick, so a "41" sharing a payload
+		// with "1" would be reported as "transport close" (engine.io socket.ts
+		// close waits for "drain" for the same reason).
+		if !graceful {
 			clear(s.queue)
 			s.queue = s.queue[:0]
 		}
 		if s.poll != nil {
 			close(s.poll)
 			s.poll = nil
-		} else if graceful {
-			// Keep the session for the client's next GET, which takes the close
-			// packet (engine.io waits closeTimeout for it).
+		}
+		if graceful {
+			// Keep the session for the client's next GET (engine.io waits
+			// closeTimeout for it).
 			removeNow = false
 			s.closeDeadline = true
-			s.timer.Reset(s.srv.cfg.PingTimeout)
+			s.timer = time.AfterFunc(s.srv.cfg.PingTimeout, s.onTimer)
 		}
 	}
 	s.mu.Unlock()
@@ -293,6 +299,16 @@ func (s *Session) cut() {
 		}
 	}
 	s.close(ReasonServerShutdown, false)
+}
+
+// startHeartbeat starts the ping timer. The server calls it after Handler.OnOpen, so
+// the handler's setup happens before any timer-driven callback.
+func (s *Session) startHeartbeat() {
+	s.mu.Lock()
+	if !s.closed {
+		s.timer = time.AfterFunc(s.srv.cfg.PingInterval, s.onTimer)
+	}
+	s.mu.Unlock()
 }
 
 // onTimer drives the heartbeat (engine.io socket.ts schedulePing/resetPingTimeout):

@@ -118,9 +118,9 @@ func register(n *socketio.Namespace) {
 	})
 	n.On("to-room", func(s *socketio.Socket, ev *socketio.Event) {
 		room, _ := ev.String(0)
-		var payload any = nil
+		var payload any // absent: null, as JSON.stringify sends undefined in an array
 		if ev.Len() > 1 {
-			payload = ev.Raw[1]
+			payload = socketio.Args{Raw: ev.Raw[1:2], Attachments: ev.Attachments}
 		}
 		_ = s.Namespace().To(room).Emit("room-msg", payload)
 		_ = ev.Ack()
@@ -128,7 +128,7 @@ func register(n *socketio.Namespace) {
 	n.On("ask", func(s *socketio.Socket, ev *socketio.Event) {
 		var payload any
 		if ev.Len() > 0 {
-			payload = ev.Raw[0]
+			payload = socketio.Args{Raw: ev.Raw[:1], Attachments: ev.Attachments}
 		}
 		go func() { // EmitWithAck waits for this client: not on its read goroutine
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
