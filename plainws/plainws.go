@@ -166,7 +166,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	c.refreshDeadline()
+	c.mu.Lock()
 	c.timer = time.AfterFunc(s.cfg.PingInterval, c.ping)
+	c.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -250,7 +252,7 @@ func (c *conn) SendBatch(fs []*engineio.Frame) error {
 	}
 	if len(c.queue) > 0 && c.queued+n > c.srv.cfg.WriteQueueBytes {
 		c.mu.Unlock()
-		c.srv.log.Info("plainws: write queue overflow, closing", "sid", c.sock.ID())
+		c.srv.log.Info("plainws: write queue overflow, closing", "remote", c.ws.RemoteAddr().String())
 		_ = c.ws.NetConn().Close() // the peer is not reading: no close frame can get through
 		return engineio.ReasonSlowConsumer
 	}

@@ -176,4 +176,3 @@ func (s settings) logger(w io.Writer) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(s.LogLevel))
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
-

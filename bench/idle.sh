@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Idle memory per connection, side by side: the Node socket.io peer and Herald.
+#
+# Each server is started on its own loopback port, loaded with C idle Socket.IO
+# connections by herald-bench, and stopped again before the next one starts.
+# A markdown table goes to stdout; progress and server logs go to stderr.
+#
+# usage: bench/idle.sh            (from anywhere; it works from the repo root)
+#
+# env:
+#   C=10000            connections per server
+#   PARALLEL=100       dials in flight
+#   HOLD=5s            hold after all are connected (RSS is sampled after a 2s settle)
+#   TIMEOUT=3m         cap for each herald-bench run
+#   PORT_BASE=3100     node peer on PORT_BASE, herald on PORT_BASE+1
+#   SERVERS="node herald"   which servers to run
+#   HERALD_CMD         command that starts Herald. "{port}" is replaced by its port,
+#                      and PORT / HERALD_ADDR are exported too. "go run PKG ARGS" is
+#                      turned into a build of PKG, so the pid sampled is Herald's own.
+#                      Default: build ./cmd/herald if it exists, else skip Herald.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PEER_DIR=$ROOT/bench/peers/socketio-node
+
+C=${C:-10000}
+PARALLEL=${PARALLEL:-100}
+HOLD=${HOLD:-5s}
+TIMEOUT=${TIMEOUT:-3m}
+PORT_BASE=${PORT_BASE:-3100}
+SERVERS=${SERVERS:-node herald}
+
+log() { echo "idle.sh: $*" >&2; }
+
+ulimit -n "$(ulimit -Hn)"
+if (( $(ulimit -n) < C + 100 )); then
+  log "open-file limit $(ulimit -n) is too low for C=$C"
+  exit 1
+fi
+
+WORK=$(mktemp -d -t herald-idle.XXXXXX)
+SERVER_PID=""
+
+stop_server() {
+  if [[ -n $SERVER_PID ]]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do # up to 5 s, then force
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+cleanup() {
+  stop_server
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (30 s cap) while
+# the server is still alive.
+wait_port() {
+  local port=$1 deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "server exited before listening"
+      return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "server did not listen on $port within 30s"
+  return 1
+}
+
+log "building herald-bench"
+go build -o "$WORK/herald-bench" ./cmd/herald-bench
+
+ROWS=()
+
+# measure NAME PORT: load the running server ($SERVER_PID) and add a table row.
+measure() {
+  local name=$1 port=$2 out=$WORK/$1.json rc=0
+  log "$name: $C idle connections on 127.0.0.1:$port (pid $SERVER_PID)"
+  "$WORK/herald-bench" idle -url "http://127.0.0.1:$port" -c "$C" -parallel "$PARALLEL" \
+    -hold "$HOLD" -timeout "$TIMEOUT" -pids "$SERVER_PID" -json >"$out" || rc=$?
+  if [[ ! -s $out ]]; then
+    ROWS+=("| $name | run failed (exit $rc) | | | | |")
+    return
+  fi
+  ROWS+=("$(node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const f = (v, d = 1) => Number(v).toFixed(d);
+    const note = r.timed_out ? " (timed out)" : "";
+    console.log(`| ${process.argv[2]}${note} | ${r.connected}/${r.target} | ${f(r.server_rss_total.per_conn_kb, 2)} | ` +
+      `${f(r.connect_time_ms / 1000, 2)} s | ${f(r.handshake_ms.p50)} ms | ${f(r.handshake_ms.p99)} ms |`);
+  ' "$out" "$name")")
+}
+
+run_node() {
+  local port=$PORT_BASE
+  if [[ ! -d $PEER_DIR/node_modules ]]; then
+    log "installing the node peer (npm ci)"
+    (cd "$PEER_DIR" && npm ci --no-audit --no-fund >&2)
+  fi
+  PORT=$port HOST=127.0.0.1 node "$PEER_DIR/server.mjs" >&2 &
+  SERVER_PID=$!
+  wait_port "$port"
+  measure "socket.io $(node -p 'require(process.argv[1]).version' "$PEER_DIR/node_modules/socket.io/package.json") (node $(node --version))" "$port"
+  stop_server
+}
+
+run_herald() {
+  local port=$((PORT_BASE + 1)) cmd=${HERALD_CMD:-}
+  if [[ -z $cmd ]]; then
+    if [[ ! -d $ROOT/cmd/herald ]]; then
+      log "skipping herald: cmd/herald does not exist yet (set HERALD_CMD to override)"
+      ROWS+=("| herald | skipped: no cmd/herald | | | | |")
+      return
+    fi
+    cmd="go run ./cmd/herald"
+  fi
+  if [[ $cmd == "go run "* ]]; then
+    # Build instead, so that the pid we sample is Herald's and not the go tool's.
+    local -a words
+    read -r -a words <<<"${cmd#go run }"
+    log "building herald: go build -o $WORK/herald ${words[0]}"
+    if ! go build -o "$WORK/herald" "${words[0]}" >&2; then
+      ROWS+=("| herald | build failed | | | | |")
+      return
+    fi
+    cmd="$WORK/herald ${words[*]:1}"
+  fi
+  cmd=${cmd//\{port\}/$port}
+  log "starting herald: $cmd"
+  PORT=$port HERALD_ADDR=127.0.0.1:$port bash -c "exec $cmd" >&2 &
+  SERVER_PID=$!
+  if ! wait_port "$port"; then
+    ROWS+=("| herald | did not start | | | | |")
+    stop_server
+    return
+  fi
+  measure "herald" "$port"
+  stop_server
+}
+
+for s in $SERVERS; do
+  case $s in
+  node) run_node ;;
+  herald) run_herald ;;
+  *) log "unknown server $s" ;;
+  esac
+done
+
+echo "| server | connections | RSS/conn KB | connect time | handshake p50 | handshake p99 |"
+echo "|---|---:|---:|---:|---:|---:|"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "C=$C, PARALLEL=$PARALLEL, HOLD=$HOLD; RSS/conn = (VmRSS 2s after the last connect - VmRSS before the first dial) / connections; $(nproc) cores shared by server and client."

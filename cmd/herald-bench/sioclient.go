@@ -1,0 +1,475 @@
+package main
+
+// A minimal Socket.IO v5 / Engine.IO v4 client over WebSocket only.
+//
+// It is built for holding many connections in one process: one gws.Conn and
+// one reader goroutine per connection, a small read buffer, and no session map.
+// Everything protocol-related happens on the reader goroutine.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+)
+
+// ---------------------------------------------------------------------------
+// Targets (loopback only)
+
+// Target is a validated, loopback-only Socket.IO endpoint.
+type Target struct {
+	Base  string // the URL as given on the command line
+	WSURL string // ws://IP:PORT/socket.io/?EIO=4&transport=websocket
+}
+
+// ParseTarget validates a base URL such as http://127.0.0.1:3000 and builds
+// the Engine.IO WebSocket URL for it. path is used unless the URL carries a
+// path of its own; a bare HOST:PORT means http://HOST:PORT. Only loopback
+// addresses are accepted.
+func ParseTarget(raw, path string) (Target, error) {
+	raw = strings.TrimSpace(raw)
+	full := raw
+	if !strings.Contains(full, "://") {
+		full = "http://" + full // allow plain HOST:PORT
+	}
+	u, err := url.Parse(full)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+	case "https", "wss":
+		return Target{}, fmt.Errorf("target %q: TLS is not supported; use http:// or ws://", raw)
+	default:
+		return Target{}, fmt.Errorf("target %q: scheme must be http:// or ws://", raw)
+	}
+	if u.Host == "" {
+		return Target{}, fmt.Errorf("target %q: missing host", raw)
+	}
+	ip, err := LoopbackAddr(u.Hostname())
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", raw, err)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Target{}, fmt.Errorf("target %q: bad port %q", raw, port)
+	}
+	if u.Path != "" && u.Path != "/" {
+		path = u.Path
+	}
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	ws := url.URL{
+		Scheme:   "ws",
+		Host:     net.JoinHostPort(ip.String(), port),
+		Path:     path,
+		RawQuery: "EIO=4&transport=websocket",
+	}
+	return Target{Base: raw, WSURL: ws.String()}, nil
+}
+
+// LoopbackAddr accepts an IP literal in 127.0.0.0/8 or ::1, or the name
+// "localhost" (mapped to 127.0.0.1 without asking any resolver). Anything
+// else is refused: this tool only ever loads servers on this machine.
+func LoopbackAddr(host string) (netip.Addr, error) {
+	if strings.EqualFold(host, "localhost") {
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("refusing target host %q: give a loopback IP literal (127.0.0.0/8, ::1) or localhost", host)
+	}
+	addr = addr.Unmap().WithZone("")
+	if !addr.IsLoopback() {
+		return netip.Addr{}, fmt.Errorf("refusing non-loopback target %s: herald-bench only loads loopback addresses (127.0.0.0/8, ::1)", addr)
+	}
+	return addr, nil
+}
+
+// ---------------------------------------------------------------------------
+// Packets
+
+// Engine.IO v4 packet types (first byte of every text frame).
+const (
+	eioOpen    = '0'
+	eioClose   = '1'
+	eioPing    = '2'
+	eioPong    = '3'
+	eioMessage = '4'
+	eioUpgrade = '5'
+	eioNoop    = '6'
+)
+
+// Socket.IO v5 packet types (first byte after the Engine.IO '4').
+const (
+	sioConnect      = '0'
+	sioDisconnect   = '1'
+	sioEvent        = '2'
+	sioAck          = '3'
+	sioConnectError = '4'
+	sioBinaryEvent  = '5'
+	sioBinaryAck    = '6'
+)
+
+// Packet is one decoded Engine.IO text frame and, for message frames, the
+// Socket.IO packet inside it. Slices alias the frame; nothing is allocated.
+type Packet struct {
+	EIO         byte   // Engine.IO type, '0'..'6'
+	SIO         byte   // Socket.IO type '0'..'6' when EIO == '4', else 0
+	Attachments int    // binary attachments announced by '5'/'6' packets
+	Nsp         []byte // namespace, "/" when absent
+	AckID       int64  // -1 when absent
+	Data        []byte // remaining payload (JSON for Socket.IO, raw for Engine.IO)
+}
+
+var rootNsp = []byte("/")
+
+// ParsePacket decodes a text frame. It follows socket.io-parser's decodeString.
+func ParsePacket(frame []byte) (Packet, error) {
+	p := Packet{AckID: -1}
+	if len(frame) == 0 {
+		return p, errors.New("empty packet")
+	}
+	p.EIO = frame[0]
+	if p.EIO < eioOpen || p.EIO > eioNoop {
+		return p, fmt.Errorf("unknown engine.io packet type %q", p.EIO)
+	}
+	if p.EIO != eioMessage {
+		p.Data = frame[1:]
+		return p, nil
+	}
+	s := frame[1:]
+	if len(s) == 0 {
+		return p, errors.New("empty socket.io packet")
+	}
+	p.SIO = s[0]
+	if p.SIO < sioConnect || p.SIO > sioBinaryAck {
+		return p, fmt.Errorf("unknown socket.io packet type %q", p.SIO)
+	}
+	i := 1
+	if p.SIO == sioBinaryEvent || p.SIO == sioBinaryAck {
+		j := i
+		for j < len(s) && s[j] != '-' {
+			j++
+		}
+		n, err := strconv.Atoi(string(s[i:j]))
+		if j == len(s) || err != nil || n < 0 {
+			return p, errors.New("malformed attachment count")
+		}
+		p.Attachments = n
+		i = j + 1
+	}
+	p.Nsp = rootNsp
+	if i < len(s) && s[i] == '/' {
+		j := i
+		for j < len(s) && s[j] != ',' {
+			j++
+		}
+		p.Nsp = s[i:j]
+		i = j
+		if i < len(s) { // skip ','
+			i++
+		}
+	}
+	if i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		id, err := strconv.ParseInt(string(s[i:j]), 10, 64)
+		if err != nil {
+			return p, fmt.Errorf("bad ack id: %w", err)
+		}
+		p.AckID = id
+		i = j
+	}
+	p.Data = s[i:]
+	return p, nil
+}
+
+// connectPacket returns the Socket.IO CONNECT frame for a namespace.
+func connectPacket(nsp string) string {
+	if nsp == "" || nsp == "/" {
+		return "40"
+	}
+	return "40" + nsp + ","
+}
+
+// EncodeEvent builds a Socket.IO EVENT frame: 42[/nsp,]["event",args...].
+func EncodeEvent(nsp, event string, args ...any) (string, error) {
+	arr := make([]any, 0, 1+len(args))
+	arr = append(arr, event)
+	arr = append(arr, args...)
+	b, err := json.Marshal(arr)
+	if err != nil {
+		return "", err
+	}
+	if nsp == "" || nsp == "/" {
+		return "42" + string(b), nil
+	}
+	return "42" + nsp + "," + string(b), nil
+}
+
+// ---------------------------------------------------------------------------
+// Dialer and client
+
+// ClientStats are counters shared by every client of a Dialer.
+type ClientStats struct {
+	Events      atomic.Int64 // EVENT (42/45) packets on our namespace
+	Acks        atomic.Int64 // ACK (43/46) packets on our namespace
+	Pings       atomic.Int64 // Engine.IO pings answered
+	Disconnects atomic.Int64 // connected clients dropped by the server or network
+	BadFrames   atomic.Int64 // frames that failed to parse
+}
+
+// Dialer opens Socket.IO connections and owns their reader goroutines.
+type Dialer struct {
+	Namespace        string        // "/" when empty
+	HandshakeTimeout time.Duration // dial start → CONNECT ack; 10s when zero
+	ReadBufferSize   int           // per-connection bufio size; 1 KiB when zero
+	Stats            ClientStats
+
+	// OnEvent, when set, is called on the reader goroutine for every EVENT
+	// on our namespace; data is only valid during the call.
+	OnEvent func(c *Client, data []byte)
+
+	readers sync.WaitGroup
+}
+
+// Client is one Socket.IO connection.
+type Client struct {
+	d       *Dialer
+	conn    *gws.Conn
+	state   atomic.Int32
+	settled atomic.Bool
+	closing atomic.Bool
+	ready   chan error // buffered(1): the one outcome of the handshake
+	sid     string
+	ackAt   time.Time // when the CONNECT ack arrived (set before ready)
+}
+
+const (
+	stateOpening    int32 = iota // websocket up, waiting for Engine.IO open
+	stateConnecting              // sent CONNECT, waiting for the ack
+	stateConnected
+	stateClosed
+)
+
+// SID is the Socket.IO session id the server assigned.
+func (c *Client) SID() string { return c.sid }
+
+// AckAt is when the CONNECT ack arrived.
+func (c *Client) AckAt() time.Time { return c.ackAt }
+
+// Connected reports whether the client is (still) connected.
+func (c *Client) Connected() bool { return c.state.Load() == stateConnected }
+
+// Emit sends an EVENT on the client's namespace.
+func (c *Client) Emit(event string, args ...any) error {
+	frame, err := EncodeEvent(c.d.nsp(), event, args...)
+	if err != nil {
+		return err
+	}
+	return c.conn.WriteString(frame)
+}
+
+// Close sends a WebSocket close frame and closes the connection. The reader
+// goroutine ends shortly after; Dialer.Wait waits for it.
+func (c *Client) Close() {
+	c.closing.Store(true)
+	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.conn.WriteClose(1000, nil)
+	_ = c.conn.NetConn().Close()
+}
+
+func (d *Dialer) nsp() string {
+	if d.Namespace == "" {
+		return "/"
+	}
+	return d.Namespace
+}
+
+// Wait blocks until every reader goroutine started by this Dialer has ended.
+func (d *Dialer) Wait() { d.readers.Wait() }
+
+// Dial connects to wsURL and completes the Engine.IO and Socket.IO
+// handshakes. It returns once the CONNECT ack has arrived, or fails after
+// HandshakeTimeout or when ctx ends.
+func (d *Dialer) Dial(ctx context.Context, wsURL string) (*Client, error) {
+	timeout := d.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	rbuf := d.ReadBufferSize
+	if rbuf <= 0 {
+		rbuf = 1024
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	c := &Client{d: d, ready: make(chan error, 1)}
+	conn, _, err := gws.NewClient(c, &gws.ClientOption{
+		Addr:             wsURL,
+		ReadBufferSize:   rbuf,
+		ParallelGolimit:  1,
+		HandshakeTimeout: timeout,
+		NewDialer:        func() (gws.Dialer, error) { return ctxDialer{ctx}, nil },
+		NewSession:       func() gws.SessionStorage { return noSession{} },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	c.conn = conn
+	d.readers.Add(1)
+	go func() {
+		defer d.readers.Done()
+		conn.ReadLoop()
+	}()
+
+	select {
+	case err = <-c.ready:
+	case <-ctx.Done():
+		err = fmt.Errorf("socket.io handshake: %w", ctx.Err())
+	}
+	if err != nil {
+		c.settle(err) // no-op if the reader already settled
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// settle delivers the handshake outcome exactly once.
+func (c *Client) settle(err error) {
+	if c.settled.CompareAndSwap(false, true) {
+		c.ready <- err
+	}
+}
+
+// fail ends a connection because of a protocol problem.
+func (c *Client) fail(socket *gws.Conn, err error) {
+	c.settle(err)
+	_ = socket.WriteClose(1002, nil)
+}
+
+// gws.Event implementation; all of these run on the reader goroutine.
+
+func (c *Client) OnOpen(*gws.Conn) {}
+
+func (c *Client) OnPong(*gws.Conn, []byte) {}
+
+func (c *Client) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePong(payload) }
+
+func (c *Client) OnClose(_ *gws.Conn, err error) {
+	prev := c.state.Swap(stateClosed)
+	if prev == stateConnected && !c.closing.Load() {
+		c.d.Stats.Disconnects.Add(1)
+	}
+	if err == nil {
+		err = errors.New("connection closed")
+	}
+	c.settle(fmt.Errorf("closed before CONNECT ack: %w", err))
+}
+
+func (c *Client) OnMessage(socket *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	if msg.Opcode != gws.OpcodeText {
+		return // binary attachments; not counted separately
+	}
+	p, err := ParsePacket(msg.Bytes())
+	if err != nil {
+		c.d.Stats.BadFrames.Add(1)
+		if c.state.Load() != stateConnected {
+			c.fail(socket, fmt.Errorf("bad frame %q: %w", truncate(msg.Bytes()), err))
+		}
+		return
+	}
+	switch p.EIO {
+	case eioOpen:
+		if c.state.CompareAndSwap(stateOpening, stateConnecting) {
+			if err := socket.WriteString(connectPacket(c.d.nsp())); err != nil {
+				c.fail(socket, fmt.Errorf("send CONNECT: %w", err))
+			}
+		}
+	case eioPing:
+		c.d.Stats.Pings.Add(1)
+		_ = socket.WriteString("3" + string(p.Data)) // "2" → "3", "2probe" → "3probe"
+	case eioClose:
+		_ = socket.WriteClose(1000, nil)
+	case eioMessage:
+		c.onSocketIO(socket, p)
+	}
+}
+
+func (c *Client) onSocketIO(socket *gws.Conn, p Packet) {
+	if string(p.Nsp) != c.d.nsp() {
+		return
+	}
+	switch p.SIO {
+	case sioConnect:
+		if c.state.Load() != stateConnecting {
+			return
+		}
+		var ack struct {
+			SID string `json:"sid"`
+		}
+		if err := json.Unmarshal(p.Data, &ack); err != nil || ack.SID == "" {
+			c.fail(socket, fmt.Errorf("bad CONNECT ack %q", truncate(p.Data)))
+			return
+		}
+		c.sid = ack.SID
+		c.ackAt = time.Now()
+		c.state.Store(stateConnected)
+		c.settle(nil)
+	case sioConnectError:
+		c.fail(socket, fmt.Errorf("CONNECT_ERROR %s", truncate(p.Data)))
+	case sioDisconnect:
+		_ = socket.WriteClose(1000, nil)
+	case sioEvent, sioBinaryEvent:
+		c.d.Stats.Events.Add(1)
+		if c.d.OnEvent != nil {
+			c.d.OnEvent(c, p.Data)
+		}
+	case sioAck, sioBinaryAck:
+		c.d.Stats.Acks.Add(1)
+	}
+}
+
+func truncate(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}
+
+// ctxDialer makes the TCP dial honour the Dial context.
+type ctxDialer struct{ ctx context.Context }
+
+func (d ctxDialer) Dial(network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	return nd.DialContext(d.ctx, network, addr)
+}
+
+// noSession is a zero-size gws.SessionStorage (gws would allocate a map).
+type noSession struct{}
+
+func (noSession) Len() int                     { return 0 }
+func (noSession) Load(string) (any, bool)      { return nil, false }
+func (noSession) Delete(string)                {}
+func (noSession) Store(string, any)            {}
+func (noSession) Range(func(string, any) bool) {}

@@ -1,0 +1,364 @@
+// Shared helpers for the Herald interop suite: start/stop/restart the Go test
+// server (HERALD_INTEROP_BIN) and small promise helpers around the official
+// socket.io-client and ws clients. Everything waits on events, never on sleeps;
+// the only timers are failure deadlines.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { io, Manager } from 'socket.io-client';
+import WebSocket from 'ws';
+
+export { io, Manager, WebSocket };
+
+const START_DEADLINE_MS = 10_000;
+const STOP_DEADLINE_MS = 5_000;
+
+/** Per-test timeout used by every test in the suite. */
+export const TIMEOUT = { timeout: 15_000 };
+
+function binaryPath() {
+  const bin = process.env.HERALD_INTEROP_BIN;
+  if (!bin) {
+    throw new Error(
+      'HERALD_INTEROP_BIN is not set: point it at the built Herald interop test server ' +
+        '(go build -o /tmp/herald-interop ./interop/server), e.g. ' +
+        'HERALD_INTEROP_BIN=/tmp/herald-interop npm test',
+    );
+  }
+  return bin;
+}
+
+/**
+ * A running test server process. `url` is http://127.0.0.1:PORT (no trailing
+ * slash); `wsUrl` is ws://127.0.0.1:PORT.
+ */
+export class TestServer {
+  constructor(args) {
+    this.args = args;
+    this.port = 0;
+    this.proc = null;
+    this.stderr = '';
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get wsUrl() {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** Spawn the binary with `-addr 127.0.0.1:PORT` (PORT 0 the first time) and wait for "listening". */
+  async spawn() {
+    const bin = binaryPath();
+    const proc = spawn(bin, ['-addr', `127.0.0.1:${this.port}`, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    this.stderr = '';
+    proc.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      // keep the tail only, for error messages; always drain the pipe
+      this.stderr = (this.stderr + chunk).slice(-8000);
+      if (process.env.HERALD_INTEROP_VERBOSE) process.stderr.write(chunk);
+    });
+    const lines = createInterface({ input: proc.stdout });
+
+    const ready = new Promise((resolve, reject) => {
+      const deadline = setTimeout(
+        () => reject(new Error(`server did not print "listening" within ${START_DEADLINE_MS} ms\nstderr:\n${this.stderr}`)),
+        START_DEADLINE_MS,
+      );
+      lines.on('line', (line) => {
+        if (process.env.HERALD_INTEROP_VERBOSE) process.stderr.write(`[server stdout] ${line}\n`);
+        const m = /^listening\s+(\S+):(\d+)\s*$/.exec(line);
+        if (m) {
+          clearTimeout(deadline);
+          resolve(Number(m[2]));
+        }
+      });
+      proc.once('error', (err) => {
+        clearTimeout(deadline);
+        reject(new Error(`cannot start ${bin}: ${err.message}`));
+      });
+      proc.exited.then(({ code, signal }) => {
+        clearTimeout(deadline);
+        reject(new Error(`server exited before listening (code ${code}, signal ${signal})\nstderr:\n${this.stderr}`));
+      });
+    });
+    try {
+      const port = await ready;
+      if (this.port !== 0 && port !== this.port) {
+        throw new Error(`server restarted on port ${port}, expected ${this.port}`);
+      }
+      this.port = port;
+    } catch (err) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      throw err;
+    }
+    return this;
+  }
+
+  get running() {
+    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Send `signal` and wait for the process to exit (SIGKILL after a deadline). */
+  async stop(signal = 'SIGTERM') {
+    const proc = this.proc;
+    if (!proc) return;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill(signal);
+      const deadline = setTimeout(() => proc.kill('SIGKILL'), STOP_DEADLINE_MS);
+      await proc.exited;
+      clearTimeout(deadline);
+    } else {
+      await proc.exited;
+    }
+  }
+
+  /** SIGKILL the server and wait for it to be gone (simulates a crash). */
+  kill() {
+    return this.stop('SIGKILL');
+  }
+
+  /** Start again on the same port (after stop/kill). */
+  async restart() {
+    await this.stop();
+    return this.spawn();
+  }
+}
+
+/** Start a test server with extra flags, e.g. startServer(['-max-payload', '10000']). */
+export async function startServer(args = []) {
+  return new TestServer(args).spawn();
+}
+
+// ---------------------------------------------------------------------------
+// Socket.IO client helpers
+
+/** Close a socket.io-client socket and its Manager/engine; safe to call twice. */
+export function closeSocket(socket) {
+  try {
+    socket.io.reconnection(false);
+    socket.disconnect();
+  } finally {
+    socket.io.engine?.close();
+  }
+}
+
+/** Close every socket of a Manager and its engine. */
+export function closeManager(manager) {
+  manager.reconnection(false);
+  for (const socket of Object.values(manager.nsps)) socket.disconnect();
+  manager.engine?.close();
+}
+
+/**
+ * Create a client with io(url, opts) (forceNew, no reconnection unless given)
+ * and register its cleanup on the test context `t`.
+ */
+export function client(t, url, opts = {}) {
+  const socket = io(url, { forceNew: true, reconnection: false, ...opts });
+  t.after(() => closeSocket(socket));
+  return socket;
+}
+
+/** Resolve on `connect`, reject on `connect_error` (with the server's message). */
+export function waitConnect(socket) {
+  if (socket.connected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onConnect = () => {
+      socket.off('connect_error', onError);
+      resolve();
+    };
+    const onError = (err) => {
+      socket.off('connect', onConnect);
+      reject(new Error(`connect_error: ${err.message}`, { cause: err }));
+    };
+    socket.once('connect', onConnect);
+    socket.once('connect_error', onError);
+  });
+}
+
+/** Resolve with the Error passed to the next `connect_error`; reject if it connects instead. */
+export function waitConnectError(socket) {
+  return new Promise((resolve, reject) => {
+    const onConnect = () => {
+      socket.off('connect_error', onError);
+      reject(new Error('expected connect_error, but the socket connected'));
+    };
+    const onError = (err) => {
+      socket.off('connect', onConnect);
+      resolve(err);
+    };
+    socket.once('connect', onConnect);
+    socket.once('connect_error', onError);
+  });
+}
+
+/** Create a client and wait until it is connected. */
+export async function connected(t, url, opts) {
+  const socket = client(t, url, opts);
+  await waitConnect(socket);
+  return socket;
+}
+
+/** True for a socket.io-client Socket (namespace socket), false for a Manager or engine. */
+function isNamespaceSocket(emitter) {
+  return typeof emitter.nsp === 'string' && typeof emitter.emitWithAck === 'function';
+}
+
+/**
+ * Wait until `register(resolve, reject)` settles, but reject early with a clear
+ * message if the namespace socket disconnects first (instead of hanging until
+ * the test timeout).
+ */
+function unlessDisconnected(socket, what, register) {
+  return new Promise((resolve, reject) => {
+    const onDisconnect = (reason) => reject(new Error(`socket disconnected (${reason}) while waiting for ${what}`));
+    socket.once('disconnect', onDisconnect);
+    const done = (fn) => (value) => {
+      socket.off('disconnect', onDisconnect);
+      fn(value);
+    };
+    register(done(resolve), done(reject));
+  });
+}
+
+/**
+ * Emit with an ack callback; resolves with ALL ack arguments as an array.
+ * Rejects if the socket disconnects before the ack arrives.
+ */
+export function emitAck(socket, event, ...args) {
+  return unlessDisconnected(socket, `the ack of "${event}"`, (resolve) => {
+    socket.emit(event, ...args, (...ackArgs) => resolve(ackArgs));
+  });
+}
+
+/**
+ * Resolve with the argument array of the next `event` on `emitter` (a
+ * namespace socket, a Manager or an engine). On a namespace socket, waiting
+ * for anything but connect/disconnect events rejects if the socket disconnects;
+ * on an engine, waiting for anything but 'close' rejects if it closes.
+ */
+export function next(emitter, event) {
+  const wait = (resolve) => emitter.once(event, (...args) => resolve(args));
+  if (isNamespaceSocket(emitter) && !['disconnect', 'connect', 'connect_error'].includes(event)) {
+    return unlessDisconnected(emitter, `"${event}"`, wait);
+  }
+  if (emitter.transport && typeof emitter.transport.name === 'string' && event !== 'close') {
+    return new Promise((resolve, reject) => {
+      const onClose = (reason) => reject(new Error(`engine closed (${reason}) while waiting for "${event}"`));
+      emitter.once('close', onClose);
+      wait((args) => {
+        emitter.off('close', onClose);
+        resolve(args);
+      });
+    });
+  }
+  return new Promise(wait);
+}
+
+/** Resolve with the argument arrays of the next `n` occurrences of `event`, in order. */
+export function collect(socket, event, n) {
+  return unlessDisconnected(socket, `${n} × "${event}"`, (resolve) => {
+    const got = [];
+    const handler = (...args) => {
+      got.push(args);
+      if (got.length === n) {
+        socket.off(event, handler);
+        resolve(got);
+      }
+    };
+    socket.on(event, handler);
+  });
+}
+
+/** Record every incoming event (via onAny) as [event, ...args]; returns the live array. */
+export function record(socket) {
+  const events = [];
+  socket.onAny((event, ...args) => events.push([event, ...args]));
+  return events;
+}
+
+/**
+ * Marker round trip: emit `echo` with a unique marker on `socket` and wait for it
+ * to come back. Anything the server queued for this socket earlier has arrived
+ * by the time this resolves.
+ */
+export async function marker(socket, label = 'marker') {
+  const value = `${label}-${Math.random().toString(36).slice(2)}`;
+  await unlessDisconnected(socket, `the ${label} echo`, (resolve) => {
+    const handler = (arg) => {
+      if (arg === value) {
+        socket.off('echo', handler);
+        resolve();
+      }
+    };
+    socket.on('echo', handler);
+    socket.emit('echo', value);
+  });
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// Plain WebSocket helpers
+
+/** Open a plain WebSocket (ws package), register cleanup on `t`, wait for open. */
+export async function openWs(t, url) {
+  const ws = new WebSocket(url);
+  t.after(() => ws.terminate());
+  const queue = [];
+  const waiters = [];
+  let closedInfo = null;
+  ws.on('message', (data, isBinary) => {
+    const item = { data, isBinary };
+    const w = waiters.shift();
+    if (w) w.resolve(item);
+    else queue.push(item);
+  });
+  ws.closed = new Promise((resolve) => {
+    ws.once('close', (code, reason) => {
+      closedInfo = { code, reason: reason.toString('utf8') };
+      for (const w of waiters.splice(0)) {
+        w.reject(new Error(`WebSocket closed (${code} ${closedInfo.reason}) while waiting for a message`));
+      }
+      resolve(closedInfo);
+    });
+  });
+  /** Next message, parsed as JSON (rejects on binary frames or if the socket closes first). */
+  ws.nextJson = async () => {
+    let item;
+    if (queue.length) item = queue.shift();
+    else if (closedInfo) throw new Error(`WebSocket closed (${closedInfo.code} ${closedInfo.reason}) while waiting for a message`);
+    else item = await new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+    if (item.isBinary) throw new Error('unexpected binary frame');
+    return JSON.parse(item.data.toString('utf8'));
+  };
+  ws.sendJson = (value) => ws.send(JSON.stringify(value));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)));
+  });
+  return ws;
+}
+
+// ---------------------------------------------------------------------------
+// Shared payloads
+
+/** JSON value exercising nesting, unicode, HTML-sensitive characters, numbers and null. */
+export const TRICKY_JSON = Object.freeze({
+  text: 'plain ascii',
+  html: '<script>a && b</script> "<>&"',
+  unicode: 'héllo wörld — 日本語 — emoji 🎉👍🏽 — line\u2028sep\u2029para',
+  escapes: 'quote " backslash \\ slash / newline \n tab \t nul \u0000 bell \u0007',
+  numbers: [0, 1, -1, 42, 3.14159, -2.5e-7, 1e21, 9007199254740991, -9007199254740991, 1.7976931348623157e308],
+  bools: [true, false],
+  nothing: null,
+  empty: { obj: {}, arr: [], str: '' },
+  nested: { a: { b: { c: { d: [1, [2, [3, { e: 'deep' }]]] } } } },
+  'key with spaces & <ünïcode>': 'value',
+});

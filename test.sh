@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Herald's whole test suite, the one command CI runs (.ci/run calls it):
+# formatting and vet, every Go test with the race detector, a short fuzz run of every
+# decoder, and the interop suite (the real socket.io-client and ws from npm against
+# Herald). It needs Go, Node 20+ and npm; .ci/run installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 -timeout 10m ./...
+
+step "fuzz (${FUZZTIME:=5s} per decoder)"
+fuzz() { go test -run='^$' -fuzz="^$1\$" -fuzztime="$FUZZTIME" "$2" | tail -1; }
+fuzz FuzzDecodePayload ./engineio
+fuzz FuzzDecode ./socketio
+fuzz FuzzJSONString ./socketio
+fuzz FuzzDecodeEnvelope ./plainws
+fuzz FuzzParsePacket ./cmd/herald-bench
+
+step "interop: socket.io-client and ws against Herald"
+if [ ! -d interop/node_modules ] || [ -n "${CI:-}" ]; then (cd interop && npm ci --no-audit --no-fund); fi
+mkdir -p bin
+go build -o bin/interop-server ./interop/server
+HERALD_INTEROP_BIN="$PWD/bin/interop-server" npm --prefix interop test
