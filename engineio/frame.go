@@ -85,17 +85,25 @@ func (f *Frame) Binary() bool { return f.binary }
 // Len is the frame's size on a WebSocket.
 func (f *Frame) Len() int { return len(f.buf) }
 
-// WriteFrames writes frames to c in one writev, with a write deadline of timeout.
-// bufs is scratch space the caller may keep between calls to save an allocation.
-func WriteFrames(c net.Conn, frames []*Frame, bufs *net.Buffers, timeout time.Duration) error {
-	*bufs = (*bufs)[:0]
+// Writer writes frames to a connection, a backlog at a time in one writev, with no
+// allocation once warm. A Writer belongs to one goroutine at a time; Herald's writers
+// take one from a sync.Pool for the length of a flush.
+type Writer struct {
+	bufs net.Buffers // the frames of the current batch
+	w    net.Buffers // what WriteTo consumes (it advances its receiver)
+}
+
+// Write writes frames to c in one writev, with a write deadline of timeout.
+func (wr *Writer) Write(c net.Conn, frames []*Frame, timeout time.Duration) error {
+	wr.bufs = wr.bufs[:0]
 	for _, f := range frames {
-		*bufs = append(*bufs, f.buf)
+		wr.bufs = append(wr.bufs, f.buf)
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(timeout))
-	w := *bufs // WriteTo consumes its receiver
-	_, err := w.WriteTo(c)
-	clear(*bufs)
+	wr.w = wr.bufs
+	_, err := wr.w.WriteTo(c)
+	clear(wr.bufs)
+	wr.w = nil
 	return err
 }
 

@@ -1,8 +1,11 @@
 package engineio
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -47,6 +50,8 @@ type Server struct {
 	// wg counts the goroutines the server starts: WebSocket read loops and write
 	// flushes. Shutdown waits for it.
 	wg sync.WaitGroup
+	// writers pools the writev scratch space of flushing sessions.
+	writers sync.Pool
 
 	pingFrame, noopFrame, closeFrame, pongProbeFrame *Frame
 	openUpgrades                                     string // the "upgrades" JSON for polling sessions
@@ -72,6 +77,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		s.openUpgrades = `["websocket"]`
 	}
 	s.sessions.init()
+	s.writers.New = func() any { return new(Writer) }
 	s.upgrader = gws.NewUpgrader(&wsHandler{srv: s}, &gws.ServerOption{
 		ReadBufferSize:     cfg.ReadBufferSize,
 		ReadMaxPayloadSize: cfg.MaxPayload,
@@ -269,6 +275,32 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, q ur
 			slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
 		return
 	}
+	s.openWebSocket(conn, r, q)
+}
+
+// ServeConn serves a WebSocket-only session on a connection accepted outside net/http
+// (a custom listener, or an in-process benchmark): r is the upgrade request already
+// read from it, with any bytes read past it in br. It answers the upgrade and returns
+// once the session's read goroutine is started.
+func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" || q.Get("transport") != TransportWebSocket || !s.cfg.allows(TransportWebSocket) {
+		_ = nc.Close()
+		return errors.New("engineio: ServeConn needs an EIO=4 websocket handshake request")
+	}
+	if s.closing.Load() {
+		_ = nc.Close()
+		return ErrServerClosed
+	}
+	conn, err := s.upgrader.UpgradeFromConn(nc, br, r)
+	if err != nil {
+		return err
+	}
+	s.openWebSocket(conn, r, q)
+	return nil
+}
+
+func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request, q url.Values) {
 	sess := s.newSession(r, q, kindWebSocket, conn)
 	conn.Session().(*connSlot).sess = sess
 	sess.Send(s.openFrame(sess.id, "[]"))

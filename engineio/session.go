@@ -2,7 +2,6 @@ package engineio
 
 import (
 	"errors"
-	"net"
 	"time"
 
 	"sync"
@@ -173,7 +172,8 @@ func (s *Session) kickLocked() {
 func (s *Session) flushWS(c *gws.Conn) {
 	defer s.srv.wg.Done()
 	nc := c.NetConn()
-	var bufs net.Buffers
+	wr := s.srv.writers.Get().(*Writer)
+	defer s.srv.writers.Put(wr)
 	var batch []*Frame
 	for {
 		s.mu.Lock()
@@ -196,7 +196,7 @@ func (s *Session) flushWS(c *gws.Conn) {
 		s.queued = 0
 		s.mu.Unlock()
 
-		err := WriteFrames(nc, batch, &bufs, s.srv.cfg.WriteTimeout)
+		err := wr.Write(nc, batch, s.srv.cfg.WriteTimeout)
 		clear(batch)
 		if err != nil {
 			s.mu.Lock()

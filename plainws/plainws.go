@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -269,7 +268,7 @@ func (c *conn) SendBatch(fs []*engineio.Frame) error {
 
 func (c *conn) flush() {
 	defer c.srv.wg.Done()
-	var bufs net.Buffers
+	var wr engineio.Writer
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -280,7 +279,7 @@ func (c *conn) flush() {
 			return
 		}
 		c.mu.Unlock()
-		if err := engineio.WriteFrames(c.ws.NetConn(), batch, &bufs, c.srv.cfg.WriteTimeout); err != nil {
+		if err := wr.Write(c.ws.NetConn(), batch, c.srv.cfg.WriteTimeout); err != nil {
 			_ = c.ws.NetConn().Close()
 			c.mu.Lock()
 			c.flushing = false
