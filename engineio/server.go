@@ -188,10 +188,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isWS {
-		s.handshakeWebSocket(w, r, q)
+		s.handshakeWebSocket(w, r)
 		return
 	}
-	s.handshakePolling(w, r, q)
+	s.handshakePolling(w, r)
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -222,18 +222,11 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // newSession builds and registers a session; the caller queues the open packet.
-func (s *Server) newSession(r *http.Request, q url.Values, kind transportKind, ws *gws.Conn) *Session {
+func (s *Server) newSession(r *http.Request, kind transportKind, ws *gws.Conn) *Session {
 	sess := &Session{
-		id:  base64id.New(),
-		srv: s,
-		hs: &Handshake{
-			Header:     r.Header,
-			Query:      q,
-			RemoteAddr: r.RemoteAddr,
-			Time:       time.Now(),
-			URL:        r.URL.RequestURI(),
-			Secure:     r.TLS != nil,
-		},
+		id:   base64id.New(),
+		srv:  s,
+		hs:   NewHandshake(r),
 		kind: kind,
 		ws:   ws,
 	}
@@ -258,8 +251,8 @@ func (s *Server) openFrame(sid string, upgrades string) *Frame {
 	return FinishFrame(b, false)
 }
 
-func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, q url.Values) {
-	sess := s.newSession(r, q, kindPolling, nil)
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
+	sess := s.newSession(r, kindPolling, nil)
 	sess.Send(s.openFrame(sess.id, s.openUpgrades))
 	s.handler.OnOpen(sess)
 	sess.startHeartbeat()
@@ -268,14 +261,14 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, q url.
 	sess.serveGet(w, r)
 }
 
-func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, q url.Values) {
+func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 	conn, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: websocket upgrade failed",
 			slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
 		return
 	}
-	s.openWebSocket(conn, r, q)
+	s.openWebSocket(conn, r)
 }
 
 // ServeConn serves a WebSocket-only session on a connection accepted outside net/http
@@ -296,12 +289,12 @@ func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	s.openWebSocket(conn, r, q)
+	s.openWebSocket(conn, r)
 	return nil
 }
 
-func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request, q url.Values) {
-	sess := s.newSession(r, q, kindWebSocket, conn)
+func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request) {
+	sess := s.newSession(r, kindWebSocket, conn)
 	conn.Session().(*connSlot).sess = sess
 	sess.Send(s.openFrame(sess.id, "[]"))
 	s.handler.OnOpen(sess)
@@ -391,14 +384,65 @@ type gwsLogger struct{ log *slog.Logger }
 func (l gwsLogger) Error(v ...any) { l.log.Error("gws", slog.Any("msg", v)) }
 
 // Handshake is what the client's first request carried, kept for the session's life
-// (socket.io's socket.handshake).
+// (socket.io's socket.handshake). It is kept small: an idle connection holds one.
 type Handshake struct {
+	// Header holds the request headers except those that only served the HTTP
+	// exchange or the WebSocket upgrade (Connection, Upgrade, Sec-WebSocket-*), so a
+	// bare WebSocket client's session keeps none.
 	Header     http.Header
-	Query      url.Values
 	RemoteAddr string
 	Time       time.Time
-	URL        string
-	Secure     bool
+	// URL is the request URI, path and query (e.g. "/socket.io/?EIO=4&...").
+	URL    string
+	Secure bool
+}
+
+// NewHandshake captures what a session keeps of its first request.
+func NewHandshake(r *http.Request) *Handshake {
+	return &Handshake{
+		Header:     keptHeaders(r.Header),
+		RemoteAddr: r.RemoteAddr,
+		Time:       time.Now(),
+		URL:        r.URL.RequestURI(),
+		Secure:     r.TLS != nil,
+	}
+}
+
+// Query parses the query parameters of URL (on each call; keeping the parsed map
+// would cost every idle session a few hundred bytes).
+func (h *Handshake) Query() url.Values {
+	_, q, _ := strings.Cut(h.URL, "?")
+	v, _ := url.ParseQuery(q)
+	return v
+}
+
+// handshakeOnly reports headers that mean nothing once the connection is established.
+func handshakeOnly(key string) bool {
+	switch key {
+	case "Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions",
+		"Sec-Websocket-Protocol", "Content-Length", "Content-Type", "Cache-Control", "Pragma":
+		return true
+	}
+	return false
+}
+
+func keptHeaders(h http.Header) http.Header {
+	n := 0
+	for k := range h {
+		if !handshakeOnly(k) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make(http.Header, n)
+	for k, v := range h {
+		if !handshakeOnly(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // sessionTable is the sid → Session index, sharded so handshakes and polls on many

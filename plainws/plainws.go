@@ -145,10 +145,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{srv: s, ws: wc}
 	wc.Session().(*slot).c = c
-	hs := &socketio.Handshake{Handshake: &engineio.Handshake{
-		Header: r.Header, Query: r.URL.Query(), RemoteAddr: r.RemoteAddr,
-		Time: time.Now(), URL: r.URL.RequestURI(), Secure: r.TLS != nil,
-	}}
+	hs := &socketio.Handshake{Handshake: engineio.NewHandshake(r)}
 	sock, err := s.nsp.Accept(c, hs)
 	if err != nil {
 		msg := err.Error()

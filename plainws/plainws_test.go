@@ -101,7 +101,7 @@ func TestBadFrames(t *testing.T) {
 func TestRefusedByMiddleware(t *testing.T) {
 	io, _, base := start(t, Config{})
 	io.Of("/").Use(func(s *socketio.Socket) error {
-		if s.Handshake().Query.Get("token") != "ok" {
+		if s.Handshake().Query().Get("token") != "ok" {
 			return &socketio.ConnectError{Message: "set JWT cookie to authenticate"}
 		}
 		return nil

@@ -21,6 +21,7 @@ type Namespace struct {
 	middlewares []Middleware
 	onConn      []ConnectionHandler
 	handlers    map[string]EventHandler
+	anyHandler  EventHandler
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
@@ -52,9 +53,21 @@ func (n *Namespace) On(event string, h EventHandler) {
 	n.mu.Unlock()
 }
 
+// OnAny registers a handler for the events that have no handler of their own (on the
+// socket or the namespace), such as an echo server or a gateway that forwards every
+// event. Event.Name tells which event it is.
+func (n *Namespace) OnAny(h EventHandler) {
+	n.mu.Lock()
+	n.anyHandler = h
+	n.mu.Unlock()
+}
+
 func (n *Namespace) handler(event string) EventHandler {
 	n.mu.RLock()
 	h := n.handlers[event]
+	if h == nil {
+		h = n.anyHandler
+	}
 	n.mu.RUnlock()
 	return h
 }

@@ -344,3 +344,15 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestOnAny(t *testing.T) {
+	srv, url := startServer(t, Config{})
+	nsp := srv.Of("/")
+	nsp.On("named", func(s *Socket, ev *Event) { _ = ev.Ack("named") })
+	nsp.OnAny(func(s *Socket, ev *Event) { _ = ev.Ack("any", ev.Name) })
+	c, _ := connect(t, url, "/", "", testclient.Options{})
+	c.SendText(t, `421["named"]`)
+	c.Expect(t, `431["named"]`)
+	c.SendText(t, `422["other",1]`)
+	c.Expect(t, `432["any","other"]`)
+}

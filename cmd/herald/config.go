@@ -31,6 +31,7 @@ type settings struct {
 	WriteQueue     int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
 	ShutdownGrace  time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
 	LogLevel       string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	DebugAddr      string        `env:"HERALD_DEBUG_ADDR" help:"if set, serve Go's /debug/pprof/ on this address (keep it private, e.g. 127.0.0.1:6060)"`
 }
 
 // loadSettings reads the environment, then the flags in args, which override it.

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"reflect"
@@ -31,11 +34,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "herald:", err)
 		os.Exit(2)
 	}
+	if s.DebugAddr != "" {
+		go serveDebug(s.DebugAddr, log)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := node.ListenAndServe(ctx); err != nil {
 		log.Error("herald: stopped", "err", err)
 		os.Exit(1)
+	}
+}
+
+// serveDebug serves net/http/pprof on its own listener, apart from client traffic.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("herald: debug endpoints", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("herald: debug listener", "err", err)
 	}
 }
 

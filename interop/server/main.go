@@ -143,7 +143,7 @@ func register(n *socketio.Namespace) {
 	})
 	n.On("whoami", func(s *socketio.Socket, ev *socketio.Event) {
 		query := map[string]string{}
-		for k, v := range s.Handshake().Query {
+		for k, v := range s.Handshake().Query() {
 			if len(v) > 0 {
 				query[k] = v[0]
 			}
