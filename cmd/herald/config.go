@@ -82,7 +82,7 @@ func loadSettings(args []string, environ []string, out io.Writer) (settings, err
 		return s, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := env.ParseWithOptions(&s, env.Options{Environment: vars}); err != nil {
-		return s, explain(err, params)
+		return s, explain(err)
 	}
 	return s, s.validate()
 }
@@ -103,7 +103,7 @@ func helpTexts() map[string]string {
 }
 
 // explain rewrites env's errors, which name Go fields, to name the variables.
-func explain(err error, params []env.FieldParams) error {
+func explain(err error) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
@@ -122,7 +122,6 @@ func explain(err error, params []env.FieldParams) error {
 		}
 		msgs = append(msgs, e.Error())
 	}
-	_ = params
 	return errors.New(strings.Join(msgs, "; "))
 }
 

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	s, err := loadSettings(nil, nil, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Port != 3000 || s.PingInterval != 25*time.Second || s.PingTimeout != 20*time.Second ||
+		s.MaxPayload != 1_000_000 || s.ConnectTimeout != 45*time.Second || s.ShutdownGrace != 10*time.Second ||
+		strings.Join(s.Transports, ",") != "websocket,polling" || s.Path != "/socket.io/" || s.WSPath != "/ws" {
+		t.Fatalf("defaults %+v", s)
+	}
+	cfg := s.config(nil)
+	if cfg.Addr != ":3000" || cfg.Engine.MaxPayload != 1_000_000 {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestEnvAndFlags(t *testing.T) {
+	env := []string{"NODE_PORT=4000", "HERALD_PING_INTERVAL=5s", "HERALD_CORS_ORIGINS=http://a,http://b", "HERALD_TRANSPORTS=websocket"}
+	s, err := loadSettings([]string{"-ping-timeout", "3s", "-max-payload=500"}, env, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Port != 4000 || s.PingInterval != 5*time.Second || s.PingTimeout != 3*time.Second || s.MaxPayload != 500 ||
+		len(s.CORSOrigins) != 2 || len(s.Transports) != 1 {
+		t.Fatalf("settings %+v", s)
+	}
+	// PORT wins over NODE_PORT; a flag wins over both.
+	s, _ = loadSettings(nil, []string{"PORT=5000", "NODE_PORT=4000"}, new(bytes.Buffer))
+	if s.Port != 5000 {
+		t.Fatalf("PORT %d", s.Port)
+	}
+	s, _ = loadSettings([]string{"-port", "6000"}, []string{"PORT=5000"}, new(bytes.Buffer))
+	if s.Port != 6000 {
+		t.Fatalf("flag port %d", s.Port)
+	}
+}
+
+// Bad configuration is refused with a message that names the variable.
+func TestBadConfigNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{env: "PORT=abc", want: "PORT:"},
+		{env: "PORT=70000", want: "PORT: must be 1-65535"},
+		{env: "HERALD_PING_INTERVAL=soon", want: "HERALD_PING_INTERVAL:"},
+		{env: "HERALD_PING_TIMEOUT=-1s", want: "HERALD_PING_TIMEOUT: must be positive"},
+		{env: "HERALD_MAX_PAYLOAD=0", want: "HERALD_MAX_PAYLOAD: must be positive"},
+		{env: "HERALD_TRANSPORTS=websocket,carrier-pigeon", want: `HERALD_TRANSPORTS: unknown transport "carrier-pigeon"`},
+		{env: "HERALD_LOG_LEVEL=loud", want: "HERALD_LOG_LEVEL: unknown level"},
+		{env: "HERALD_WS_PATH=/", want: "HERALD_WS_PATH:"},
+		{args: []string{"-connect-timeout", "x"}, want: "HERALD_CONNECT_TIMEOUT:"},
+		{args: []string{"stray"}, want: `unexpected argument "stray"`},
+	}
+	for _, tt := range tests {
+		var env []string
+		if tt.env != "" {
+			env = []string{tt.env}
+		}
+		_, err := loadSettings(tt.args, env, new(bytes.Buffer))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s %v: error %v, want it to contain %q", tt.env, tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	_, err := loadSettings([]string{"-help"}, nil, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err %v", err)
+	}
+	for _, v := range []string{"PORT", "HERALD_PING_INTERVAL", "HERALD_PING_TIMEOUT", "HERALD_MAX_PAYLOAD", "HERALD_CONNECT_TIMEOUT",
+		"HERALD_CORS_ORIGINS", "HERALD_TRANSPORTS", "HERALD_SHUTDOWN_GRACE", "-ping-interval", "default 25s"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("help lacks %q:\n%s", v, out.String())
+		}
+	}
+}
