@@ -124,6 +124,9 @@ func (n *Namespace) newSocket(conn Conn, c *client, hs *Handshake, plain bool) (
 func (n *Namespace) activate(s *Socket) {
 	s.mu.Lock()
 	s.connected = true
+	for _, r := range s.rooms { // joined by a middleware
+		n.hub.join(r, s)
+	}
 	s.mu.Unlock()
 	n.hub.addSocket(s)
 	n.mu.RLock()

@@ -356,3 +356,20 @@ func TestOnAny(t *testing.T) {
 	c.SendText(t, `422["other",1]`)
 	c.Expect(t, `432["any","other"]`)
 }
+
+func TestJoinInMiddleware(t *testing.T) {
+	srv, url := startServer(t, Config{})
+	nsp := srv.Of("/")
+	nsp.Use(func(s *Socket) error {
+		s.Join("user:42", "authenticated")
+		return nil
+	})
+	c, _ := connect(t, url, "/", "", testclient.Options{})
+	if n, _ := nsp.To("user:42").EmitCount("hello"); n != 1 {
+		t.Fatalf("user room reached %d", n)
+	}
+	c.Expect(t, `42["hello"]`)
+	if nsp.RoomSize("authenticated") != 1 {
+		t.Fatal("authenticated room")
+	}
+}

@@ -44,6 +44,7 @@ type Socket struct {
 
 	mu           sync.Mutex // guards the fields below
 	connected    bool
+	closed       bool // disconnected for good; before connected and closed, middlewares run
 	rooms        []string
 	handlers     map[string]EventHandler
 	onDisconnect []DisconnectHandler
@@ -192,11 +193,12 @@ func (s *Socket) send(m *message) error {
 	return s.conn.SendBatch(frames)
 }
 
-// Join adds the socket to rooms.
+// Join adds the socket to rooms. A middleware may call it: the rooms take effect when
+// the socket connects. After a disconnect it does nothing.
 func (s *Socket) Join(rooms ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.connected {
+	if s.closed {
 		return
 	}
 	for _, r := range rooms {
@@ -204,7 +206,9 @@ func (s *Socket) Join(rooms ...string) {
 			continue
 		}
 		s.rooms = append(s.rooms, r)
-		s.nsp.hub.join(r, s)
+		if s.connected {
+			s.nsp.hub.join(r, s)
+		}
 	}
 }
 
@@ -217,7 +221,9 @@ func (s *Socket) Leave(room string) {
 		return
 	}
 	s.rooms = slices.Delete(s.rooms, i, i+1)
-	s.nsp.hub.leave(room, s)
+	if s.connected {
+		s.nsp.hub.leave(room, s)
+	}
 }
 
 // Rooms returns the rooms the socket is in, its own id first.
@@ -287,7 +293,7 @@ func (s *Socket) HandleClose(reason string) {
 		s.mu.Unlock()
 		return
 	}
-	s.connected = false
+	s.connected, s.closed = false, true
 	for _, r := range s.rooms {
 		s.nsp.hub.leave(r, s)
 	}
