@@ -228,7 +228,7 @@ func TestPollingOverlapAndAbort(t *testing.T) {
 		first <- b
 	}()
 	// Wait until the first GET is held, then send a second one.
-	waitFor(t, func() bool {
+	testclient.WaitFor(t, func() bool {
 		s := srv.Session(op.SID)
 		if s == nil {
 			return false
@@ -261,7 +261,7 @@ func TestPollingOverlapAndAbort(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	waitFor(t, func() bool {
+	testclient.WaitFor(t, func() bool {
 		s := srv.Session(op.SID)
 		if s == nil {
 			return false
@@ -423,7 +423,7 @@ func TestUpgrade(t *testing.T) {
 		_, b := get(t, u)
 		held <- b
 	}()
-	waitFor(t, func() bool {
+	testclient.WaitFor(t, func() bool {
 		s := srv.Session(op.SID)
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -488,7 +488,7 @@ func TestSlowConsumer(t *testing.T) {
 	c := testclient.Dial(t, wsURL(base)+"/?EIO=4&transport=websocket", testclient.Options{Paused: true})
 	_ = c
 	var s *Session
-	waitFor(t, func() bool {
+	testclient.WaitFor(t, func() bool {
 		all := srv.sessions.all()
 		if len(all) == 1 {
 			s = all[0]
@@ -565,17 +565,5 @@ func TestConfigDefaults(t *testing.T) {
 	out.Transports[0] = "x"
 	if in.Transports[0] != TransportWebSocket {
 		t.Fatal("withDefaults wrote into the caller's slice")
-	}
-}
-
-// waitFor polls cond until it holds, failing after 5s (for states with no event).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

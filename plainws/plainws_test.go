@@ -64,7 +64,7 @@ func TestEchoAndRooms(t *testing.T) {
 		t.Fatalf("counts %d %d", p.Count(), nsp.Count())
 	}
 	c.Close()
-	waitFor(t, func() bool { return nsp.Count() == 0 && p.Count() == 0 })
+	testclient.WaitFor(t, func() bool { return nsp.Count() == 0 && p.Count() == 0 })
 }
 
 func TestBadFrames(t *testing.T) {
@@ -113,7 +113,7 @@ func TestRefusedByMiddleware(t *testing.T) {
 	}
 	c = testclient.Dial(t, base+"/ws?token=ok", testclient.Options{})
 	_ = c
-	waitFor(t, func() bool { return io.Of("/").Count() == 1 })
+	testclient.WaitFor(t, func() bool { return io.Of("/").Count() == 1 })
 }
 
 func TestShutdownClosesWith1001(t *testing.T) {
@@ -129,7 +129,7 @@ func TestShutdownClosesWith1001(t *testing.T) {
 	defer ts.Close()
 	defer io.Close()
 	c := testclient.Dial(t, "ws"+strings.TrimPrefix(ts.URL, "http"), testclient.Options{})
-	waitFor(t, func() bool { return p.Count() == 1 })
+	testclient.WaitFor(t, func() bool { return p.Count() == 1 })
 	if err := p.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -175,16 +175,5 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if !errors.Is(ErrInvalidJSON, ErrInvalidJSON) {
 		t.Fatal()
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -172,14 +172,14 @@ func TestNamespacesAndMiddleware(t *testing.T) {
 	}
 	// Leaving one namespace keeps the connection and the other namespace.
 	c.SendText(t, "41/admin,")
-	waitFor(t, func() bool { return admin.Count() == 0 })
+	testclient.WaitFor(t, func() bool { return admin.Count() == 0 })
 	if srv.Of("/").Count() != 1 {
 		t.Fatal("main namespace lost its socket")
 	}
 	// A second CONNECT to a joined namespace is a protocol error that closes everything.
 	c.SendText(t, "40")
 	c.Closed(t, 5*time.Second)
-	waitFor(t, func() bool { return srv.Of("/").Count() == 0 })
+	testclient.WaitFor(t, func() bool { return srv.Of("/").Count() == 0 })
 }
 
 func TestRoomsAndBroadcast(t *testing.T) {
@@ -228,7 +228,7 @@ func TestRoomsAndBroadcast(t *testing.T) {
 	c.Expect(t, `42["marker"]`)
 	// Disconnect removes the socket from its rooms.
 	a.SendText(t, "41")
-	waitFor(t, func() bool { return nsp.RoomSize("r1") == 0 })
+	testclient.WaitFor(t, func() bool { return nsp.RoomSize("r1") == 0 })
 	if len(nsp.Rooms()) != 0 {
 		t.Fatalf("rooms left: %v", nsp.Rooms())
 	}
@@ -300,7 +300,7 @@ func TestSlowReaderDoesNotDelayOthers(t *testing.T) {
 	// The slow client connects to "/" and then never reads again.
 	slow := testclient.Dial(t, url, testclient.Options{Paused: true, RecvBuffer: 4096})
 	slow.SendText(t, "40")
-	waitFor(t, func() bool { return nsp.Count() == 1 })
+	testclient.WaitFor(t, func() bool { return nsp.Count() == 1 })
 	fast := make([]*testclient.Conn, 100)
 	for i := range fast {
 		fast[i], _ = connect(t, url, "/", "", testclient.Options{})
@@ -331,17 +331,6 @@ func TestSlowReaderDoesNotDelayOthers(t *testing.T) {
 			return
 		default:
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

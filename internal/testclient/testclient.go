@@ -180,3 +180,16 @@ func CloseCode(err error) (uint16, string, error) {
 
 // Close closes the connection from the client side.
 func (c *Conn) Close() { _ = c.ws.WriteClose(1000, nil) }
+
+// WaitFor polls cond every millisecond until it holds, failing the test after 5s. Use
+// it only for states that have no event to wait on.
+func WaitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

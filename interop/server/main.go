@@ -1,24 +1,23 @@
-// Command server is the Herald server that the Node interop tests (../test) drive with
-// the real socket.io-client and ws packages. Its events are the contract in
-// ../README.md. It prints "listening ADDR" once it accepts connections.
+// Command server is the Herald node that the Node interop tests (../test) drive with
+// the real socket.io-client and ws packages: a herald.Node (Socket.IO at /socket.io/,
+// plain WebSocket at /ws and /) with the test events registered. It prints
+// "listening ADDR" once it accepts connections.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/engineio"
-	"github.com/heraldhq/herald/plainws"
 	"github.com/heraldhq/herald/socketio"
 )
 
@@ -43,10 +42,11 @@ func main() {
 }
 
 func run(addr string, cfg socketio.Config) error {
-	io, err := socketio.New(cfg)
+	node, err := herald.New(herald.Config{Addr: addr, Engine: cfg.Engine, ShutdownGrace: 2 * time.Second, Logger: cfg.Logger})
 	if err != nil {
 		return err
 	}
+	io := node.IO()
 	register(io.Of("/"))
 	admin := io.Of("/admin")
 	admin.Use(func(s *socketio.Socket) error {
@@ -60,40 +60,20 @@ func run(addr string, cfg socketio.Config) error {
 		return nil
 	})
 	register(admin)
-	plain, err := plainws.New(io, plainws.Config{MaxPayload: cfg.Engine.MaxPayload, Logger: cfg.Logger})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", io)
-	mux.Handle("/ws", plain)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" {
-			plain.ServeHTTP(w, r)
-			return
-		}
-		http.NotFound(w, r)
-	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("listening %s\n", ln.Addr())
-	hs := &http.Server{Handler: mux}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = io.Shutdown(sctx)
-		_ = plain.Shutdown(sctx)
-		_ = hs.Shutdown(sctx)
+		_ = node.Shutdown(sctx)
 	}()
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return node.Serve(ln)
 }
 
 // register installs the contract's event handlers on a namespace.
