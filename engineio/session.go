@@ -46,6 +46,7 @@ type Session struct {
 	// closed is set once; after it nothing more is queued (except the final close
 	// packet of a polling session).
 	closed        bool
+	overflowed    bool // the queue overflowed; the close for it is under way
 	kind          transportKind
 	ws            *gws.Conn // the WebSocket, when kind is kindWebSocket
 	probe         *gws.Conn // the WebSocket being upgraded to
@@ -127,8 +128,13 @@ func (s *Session) SendMessage(data []byte) error {
 // SendBinary queues a binary message.
 func (s *Session) SendBinary(data []byte) error { return s.Send(NewBinaryFrame(data)) }
 
+// errOverflow is enqueueLocked's signal that the queue just overflowed; afterEnqueue
+// starts the close once and reports ReasonSlowConsumer.
+var errOverflow = errors.New("engineio: write queue overflow")
+
 func (s *Session) afterEnqueue(err error) error {
-	if err == ReasonSlowConsumer {
+	if err == errOverflow {
+		err = ReasonSlowConsumer
 		s.srv.wg.Add(1)
 		go func() {
 			defer s.srv.wg.Done()
@@ -143,8 +149,12 @@ func (s *Session) enqueueLocked(n int, fs ...*Frame) error {
 	if s.closed {
 		return ErrSessionClosed
 	}
-	if len(s.queue) > 0 && s.queued+n > s.srv.cfg.WriteQueueBytes {
+	if s.overflowed {
 		return ReasonSlowConsumer
+	}
+	if len(s.queue) > 0 && s.queued+n > s.srv.cfg.WriteQueueBytes {
+		s.overflowed = true
+		return errOverflow
 	}
 	s.queue = append(s.queue, fs...)
 	s.queued += n
