@@ -8,6 +8,13 @@ cd "$(dirname "$0")"
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "node packages (npm ci from the committed lockfiles)"
+for dir in interop interop/cluster; do
+  if [ -f "$dir/package-lock.json" ] && { [ ! -d "$dir/node_modules" ] || [ -n "${CI:-}" ]; }; then
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+done
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
@@ -27,7 +34,6 @@ fuzz FuzzDecodeEnvelope ./plainws
 fuzz FuzzParsePacket ./cmd/herald-bench
 
 step "interop: socket.io-client and ws against Herald"
-if [ ! -d interop/node_modules ] || [ -n "${CI:-}" ]; then (cd interop && npm ci --no-audit --no-fund); fi
 mkdir -p bin
 go build -o bin/interop-server ./interop/server
 HERALD_INTEROP_BIN="$PWD/bin/interop-server" npm --prefix interop test
