@@ -8,6 +8,13 @@ type BroadcastOperator struct {
 	nsp    *Namespace
 	rooms  []string
 	except []string
+	local  bool
+}
+
+// Local restricts the broadcast to this node's sockets (socket.io's io.local).
+func (b BroadcastOperator) Local() BroadcastOperator {
+	b.local = true
+	return b
 }
 
 // To adds rooms to the audience. A socket id is a room holding that socket.
@@ -43,7 +50,16 @@ func (b BroadcastOperator) EmitCount(event string, args ...any) (int, error) {
 		return 0, err
 	}
 	m := &message{kind: PacketEvent, nsp: b.nsp.name, event: event, args: enc}
-	return b.nsp.deliver(m, b.rooms, b.except), nil
+	n := b.nsp.deliver(m, b.rooms, b.except)
+	if a := b.nsp.srv.getAdapter(); a != nil && !b.local {
+		raw, err := splitArray(append(append([]byte{'['}, enc.json...), ']'))
+		if err != nil {
+			return n, err
+		}
+		a.Publish(&Broadcast{Namespace: b.nsp.name, Event: event, Args: Args{Raw: raw, Attachments: enc.atts},
+			Rooms: b.rooms, Except: b.except})
+	}
+	return n, nil
 }
 
 // SocketIDs returns the ids of the sockets the operator selects.

@@ -124,11 +124,14 @@ func (n *Namespace) newSocket(conn Conn, c *client, hs *Handshake, plain bool) (
 func (n *Namespace) activate(s *Socket) {
 	s.mu.Lock()
 	s.connected = true
+	n.hub.addSocket(s)
+	n.roomCreated(s.id)
 	for _, r := range s.rooms { // joined by a middleware
-		n.hub.join(r, s)
+		if n.hub.join(r, s) {
+			n.roomCreated(r)
+		}
 	}
 	s.mu.Unlock()
-	n.hub.addSocket(s)
 	n.mu.RLock()
 	hs := slices.Clip(n.onConn)
 	n.mu.RUnlock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/engineio"
@@ -37,8 +38,9 @@ type Server struct {
 	log *slog.Logger
 	eio *engineio.Server
 
-	mu   sync.RWMutex // guards nsps
-	nsps map[string]*Namespace
+	mu      sync.RWMutex // guards nsps
+	nsps    map[string]*Namespace
+	adapter atomic.Pointer[Adapter]
 }
 
 // New returns a Server with the main namespace "/" created.

@@ -206,8 +206,8 @@ func (s *Socket) Join(rooms ...string) {
 			continue
 		}
 		s.rooms = append(s.rooms, r)
-		if s.connected {
-			s.nsp.hub.join(r, s)
+		if s.connected && s.nsp.hub.join(r, s) {
+			s.nsp.roomCreated(r)
 		}
 	}
 }
@@ -221,8 +221,8 @@ func (s *Socket) Leave(room string) {
 		return
 	}
 	s.rooms = slices.Delete(s.rooms, i, i+1)
-	if s.connected {
-		s.nsp.hub.leave(room, s)
+	if s.connected && s.nsp.hub.leave(room, s) {
+		s.nsp.roomDeleted(room)
 	}
 }
 
@@ -295,13 +295,16 @@ func (s *Socket) HandleClose(reason string) {
 	}
 	s.connected, s.closed = false, true
 	for _, r := range s.rooms {
-		s.nsp.hub.leave(r, s)
+		if s.nsp.hub.leave(r, s) {
+			s.nsp.roomDeleted(r)
+		}
 	}
 	s.rooms = nil
 	acks, handlers := s.acks, s.onDisconnect
 	s.acks, s.onDisconnect, s.handlers = nil, nil, nil
-	s.mu.Unlock()
 	s.nsp.hub.removeSocket(s)
+	s.nsp.roomDeleted(s.id)
+	s.mu.Unlock()
 	if s.client != nil {
 		s.client.removeSocket(s)
 	}
