@@ -1,0 +1,133 @@
+// Package memory is an in-process bus: several nodes in one process (tests, examples)
+// share a Hub. Delivery is asynchronous and bounded like a network bus: each
+// subscriber has a queue of QueueSize messages, and a message that finds it full is
+// dropped and counted.
+package memory
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/heraldhq/herald/bus"
+)
+
+// QueueSize is each bus's queue of undelivered messages.
+const QueueSize = 4096
+
+// ErrClosed is returned by a closed bus.
+var ErrClosed = errors.New("memory: bus closed")
+
+// Hub connects the buses created from it.
+type Hub struct {
+	mu   sync.RWMutex // guards subs
+	subs map[string][]*Bus
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{subs: make(map[string][]*Bus)} }
+
+// NewBus returns a bus on the hub that delivers to h. Close it when done.
+func (hub *Hub) NewBus(h bus.Handler) *Bus {
+	b := &Bus{hub: hub, handler: h, queue: make(chan bus.Message, QueueSize), done: make(chan struct{})}
+	go b.run()
+	return b
+}
+
+// Bus is one node's connection to a Hub.
+type Bus struct {
+	hub      *Hub
+	handler  bus.Handler
+	queue    chan bus.Message
+	done     chan struct{}
+	closed   atomic.Bool
+	closeMu  sync.Mutex // serialises Close with deliveries that might send on queue
+	dropped  atomic.Int64
+	channels sync.Map // channel → struct{}, this bus's subscriptions
+}
+
+var _ bus.Bus = (*Bus)(nil)
+
+func (b *Bus) run() {
+	defer close(b.done)
+	for m := range b.queue {
+		b.handler(m)
+	}
+}
+
+// Dropped returns how many messages were dropped because the queue was full.
+func (b *Bus) Dropped() int64 { return b.dropped.Load() }
+
+// Publish delivers payload to every bus subscribed to channel.
+func (b *Bus) Publish(_ context.Context, channel string, payload []byte) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	b.hub.mu.RLock()
+	subs := b.hub.subs[channel]
+	b.hub.mu.RUnlock()
+	for _, s := range subs {
+		s.deliver(bus.Message{Channel: channel, Payload: payload})
+	}
+	return nil
+}
+
+func (b *Bus) deliver(m bus.Message) {
+	b.closeMu.Lock()
+	defer b.closeMu.Unlock()
+	if b.closed.Load() {
+		return
+	}
+	select {
+	case b.queue <- m:
+	default:
+		b.dropped.Add(1)
+	}
+}
+
+// Subscribe adds channels; it is applied at once.
+func (b *Bus) Subscribe(channels ...string) {
+	b.hub.mu.Lock()
+	defer b.hub.mu.Unlock()
+	for _, c := range channels {
+		if _, dup := b.channels.LoadOrStore(c, struct{}{}); !dup {
+			b.hub.subs[c] = append(slices.Clip(b.hub.subs[c]), b)
+		}
+	}
+}
+
+// Unsubscribe removes channels; it is applied at once.
+func (b *Bus) Unsubscribe(channels ...string) {
+	b.hub.mu.Lock()
+	defer b.hub.mu.Unlock()
+	for _, c := range channels {
+		if _, ok := b.channels.LoadAndDelete(c); ok {
+			b.hub.subs[c] = slices.DeleteFunc(slices.Clone(b.hub.subs[c]), func(x *Bus) bool { return x == b })
+			if len(b.hub.subs[c]) == 0 {
+				delete(b.hub.subs, c)
+			}
+		}
+	}
+}
+
+// Sync returns at once: subscriptions apply synchronously.
+func (b *Bus) Sync(context.Context) error { return nil }
+
+// Close unsubscribes everything and waits for the delivery goroutine.
+func (b *Bus) Close() error {
+	var all []string
+	b.channels.Range(func(k, _ any) bool {
+		all = append(all, k.(string))
+		return true
+	})
+	b.Unsubscribe(all...)
+	b.closeMu.Lock()
+	if !b.closed.Swap(true) {
+		close(b.queue)
+	}
+	b.closeMu.Unlock()
+	<-b.done
+	return nil
+}
