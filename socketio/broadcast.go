@@ -1,5 +1,7 @@
 package socketio
 
+import "time"
+
 // BroadcastOperator selects the sockets of a namespace that a broadcast reaches: the
 // members of any of its rooms (every socket when it names none), minus the members of
 // any except room. It is a value: each To or Except returns a new operator, so one can
@@ -62,6 +64,72 @@ func (b BroadcastOperator) EmitCount(event string, args ...any) (int, error) {
 	return n, nil
 }
 
+// EmitWithAckFunc sends the event to the audience on this node asking each socket for
+// an acknowledgement (one ack id for all of them, as socket.io does), calls onAck for
+// each answer as it arrives, and returns how many sockets it was sent to. Answers that
+// come after timeout are ignored. Plain WebSocket sockets have no acks and are
+// skipped. onAck runs on the answering connection's goroutine: it must not block.
+func (b BroadcastOperator) EmitWithAckFunc(timeout time.Duration, event string, onAck func(Args), args ...any) (int, error) {
+	if err := checkEventName(event); err != nil {
+		return 0, err
+	}
+	enc, err := encodeArgs(args)
+	if err != nil {
+		return 0, err
+	}
+	id := b.nsp.ackIDs.Add(1) - 1
+	m := &message{kind: PacketEvent, nsp: b.nsp.name, event: event, hasID: true, id: id, args: enc}
+	var targets []*Socket
+	b.nsp.selectSockets(b.rooms, b.except, func(s *Socket) {
+		if !s.plain {
+			targets = append(targets, s)
+		}
+	})
+	deadline := time.Now().Add(timeout)
+	count := 0
+	for _, s := range targets {
+		ok := s.expectAck(id, func(a Args, err error) {
+			if err == nil && time.Now().Before(deadline) {
+				onAck(a)
+			}
+		})
+		if ok && s.send(m) == nil {
+			count++
+		}
+	}
+	if timeout > 0 {
+		time.AfterFunc(timeout, func() {
+			for _, s := range targets {
+				s.dropAck(id)
+			}
+		})
+	}
+	return count, nil
+}
+
+// Sockets returns the selected sockets of this node.
+func (b BroadcastOperator) Sockets() []*Socket {
+	var out []*Socket
+	b.nsp.selectSockets(b.rooms, b.except, func(s *Socket) { out = append(out, s) })
+	return out
+}
+
+// SocketsJoin makes the selected sockets of this node join rooms.
+func (b BroadcastOperator) SocketsJoin(rooms ...string) {
+	for _, s := range b.Sockets() {
+		s.Join(rooms...)
+	}
+}
+
+// SocketsLeave makes the selected sockets of this node leave rooms.
+func (b BroadcastOperator) SocketsLeave(rooms ...string) {
+	for _, s := range b.Sockets() {
+		for _, r := range rooms {
+			s.Leave(r)
+		}
+	}
+}
+
 // SocketIDs returns the ids of the sockets the operator selects.
 func (b BroadcastOperator) SocketIDs() []string {
 	var ids []string
@@ -71,9 +139,7 @@ func (b BroadcastOperator) SocketIDs() []string {
 
 // DisconnectSockets disconnects the selected sockets (close: also their connections).
 func (b BroadcastOperator) DisconnectSockets(close bool) {
-	var targets []*Socket
-	b.nsp.selectSockets(b.rooms, b.except, func(s *Socket) { targets = append(targets, s) })
-	for _, s := range targets {
+	for _, s := range b.Sockets() {
 		s.Disconnect(close)
 	}
 }

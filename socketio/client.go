@@ -125,7 +125,7 @@ func (c *client) dispatch(p *Packet, atts [][]byte) {
 
 // connect handles a CONNECT packet (socket.io client.ts connect, namespace.ts _add).
 func (c *client) connect(p *Packet) {
-	n := c.srv.namespace(p.Namespace)
+	n := c.srv.Namespace(p.Namespace)
 	if n == nil {
 		c.sendConnectError(p.Namespace, &ConnectError{Message: "Invalid namespace"})
 		return

@@ -91,11 +91,22 @@ func (s *Server) Of(name string) *Namespace {
 	return n
 }
 
-// namespace returns an existing namespace or nil.
-func (s *Server) namespace(name string) *Namespace {
+// Namespace returns an existing namespace, or nil; unlike Of it never creates one.
+func (s *Server) Namespace(name string) *Namespace {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.nsps[name]
+}
+
+// Namespaces returns every namespace.
+func (s *Server) Namespaces() []*Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		out = append(out, n)
+	}
+	return out
 }
 
 // Engine returns the Engine.IO server underneath.

@@ -48,13 +48,27 @@ type Socket struct {
 	rooms        []string
 	handlers     map[string]EventHandler
 	onDisconnect []DisconnectHandler
-	acks         map[uint64]chan ackResult
+	acks         map[uint64]func(Args, error) // pending server→client acks
 	data         any
 }
 
 type ackResult struct {
 	args Args
 	err  error
+}
+
+// expectAck registers fn for the client's ack with id; false if the socket is gone.
+func (s *Socket) expectAck(id uint64, fn func(Args, error)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.connected {
+		return false
+	}
+	if s.acks == nil {
+		s.acks = make(map[uint64]func(Args, error))
+	}
+	s.acks[id] = fn
+	return true
 }
 
 // ID returns the socket id: a fresh 20-character id per namespace, not the Engine.IO
@@ -152,16 +166,9 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 	}
 	id := s.nsp.ackIDs.Add(1) - 1
 	ch := make(chan ackResult, 1)
-	s.mu.Lock()
-	if !s.connected {
-		s.mu.Unlock()
+	if !s.expectAck(id, func(a Args, err error) { ch <- ackResult{a, err} }) {
 		return Args{}, ErrDisconnected
 	}
-	if s.acks == nil {
-		s.acks = make(map[uint64]chan ackResult)
-	}
-	s.acks[id] = ch
-	s.mu.Unlock()
 	if err := s.send(&message{kind: PacketEvent, nsp: s.nsp.name, event: event, hasID: true, id: id, args: enc}); err != nil {
 		s.dropAck(id)
 		return Args{}, err
@@ -308,8 +315,8 @@ func (s *Socket) HandleClose(reason string) {
 	if s.client != nil {
 		s.client.removeSocket(s)
 	}
-	for _, ch := range acks {
-		ch <- ackResult{err: ErrDisconnected}
+	for _, fn := range acks {
+		fn(Args{}, ErrDisconnected)
 	}
 	for _, h := range handlers {
 		h(s, reason)
@@ -323,10 +330,10 @@ func (s *Socket) onAck(p *Packet, atts [][]byte) {
 		return
 	}
 	s.mu.Lock()
-	ch := s.acks[p.ID]
+	fn := s.acks[p.ID]
 	delete(s.acks, p.ID)
 	s.mu.Unlock()
-	if ch != nil {
-		ch <- ackResult{args: Args{Raw: args, Attachments: atts}}
+	if fn != nil {
+		fn(Args{Raw: args, Attachments: atts}, nil)
 	}
 }
