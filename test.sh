@@ -25,13 +25,23 @@ go vet ./...
 step "go test -race"
 go test -race -count=1 -timeout 10m ./...
 
-step "fuzz (${FUZZTIME:=5s} per decoder)"
-fuzz() { go test -run='^$' -fuzz="^$1\$" -fuzztime="$FUZZTIME" "$2" | tail -1; }
+step "fuzz (${FUZZTIME:=3s} per decoder)"
+fuzz() {
+  local out
+  if ! out=$(go test -run='^$' -fuzz="^$1\$" -fuzztime="$FUZZTIME" "$2" 2>&1); then
+    echo "$out"; echo "FAIL: $1 in $2"; return 1
+  fi
+  echo "ok  $1 $2"
+}
 fuzz FuzzDecodePayload ./engineio
 fuzz FuzzDecode ./socketio
 fuzz FuzzJSONString ./socketio
 fuzz FuzzDecodeEnvelope ./plainws
 fuzz FuzzParsePacket ./cmd/herald-bench
+fuzz FuzzParseBenchEvent ./cmd/herald-bench
+for f in FuzzDecodeBroadcast FuzzDecodeArgs FuzzAppendArgs FuzzDecodeRequest FuzzDecodeResponse FuzzParseChannel; do
+  fuzz "$f" ./bus/redis/wire
+done
 
 step "interop: socket.io-client and ws against Herald"
 mkdir -p bin

@@ -1,6 +1,7 @@
 // Command herald-bench is a Socket.IO load client for Herald and peer servers.
 //
 //	herald-bench idle -url http://127.0.0.1:3000 -c 10000 -pids 1234
+//	herald-bench fanout -url http://127.0.0.1:3000 -c 1000 -rate 1000 -duration 10s -pids 1234
 //
 // It only ever targets loopback addresses, and every run is bounded in
 // connection count and time.
@@ -14,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,8 +27,11 @@ const usage = `herald-bench: Socket.IO load client (loopback targets only)
 usage:
   herald-bench idle [flags]   open C connections, hold them, report connect
                               latency and server RSS per connection
+  herald-bench fanout [flags] C subscribers join a room on /bench, publishers
+                              broadcast to it at a fixed rate; report delivery,
+                              loss, latency and server CPU per delivery
 
-run "herald-bench idle -h" for the flags.
+run "herald-bench idle -h" or "herald-bench fanout -h" for the flags.
 `
 
 func main() {
@@ -44,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "idle":
 		return runIdleCmd(ctx, args[1:], stdout, stderr)
+	case "fanout":
+		return runFanoutCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -130,6 +137,114 @@ func runIdleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if runErr != nil {
 		fmt.Fprintf(stderr, "idle: %v\n", runErr)
+		return 1
+	}
+	return 0
+}
+
+func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var urls listFlag
+	fs.Var(&urls, "url", "base URL, e.g. http://127.0.0.1:3000 (repeatable or comma-separated; subscribers and publishers round-robin)")
+	subs := fs.Int("c", 1000, "subscriber connections")
+	pubs := fs.Int("publishers", 1, "publisher connections (they do not join the room; messages round-robin over them)")
+	parallel := fs.Int("parallel", 100, "dials in flight")
+	rate := fs.Float64("rate", 1000, "messages per second, all publishers together")
+	duration := fs.Duration("duration", 10*time.Second, "how long to publish (rate × duration messages)")
+	payload := fs.Int("payload", 100, "payload object size in bytes (timestamp, sequence number, padding)")
+	room := fs.String("room", "fanout", `room to join and broadcast to; "" broadcasts to the whole namespace`)
+	nsp := fs.String("nsp", "/bench", "Socket.IO namespace (the server must register the bench events there)")
+	path := fs.String("path", "/socket.io/", "Engine.IO path (unless the URL has one)")
+	drain := fs.Duration("drain", 5*time.Second, "after the last send, how long to wait for missing messages")
+	timeout := fs.Duration("timeout", 3*time.Minute, "overall cap for the run")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap for the handshake and for the join ack")
+	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes")
+	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample")
+	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
+	cpuProfile := fs.String("cpuprofile", "", "write this client's CPU profile (publish and drain) to the file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fanout: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if len(urls) == 0 {
+		urls = listFlag{"http://127.0.0.1:3000"}
+	}
+	cfg := FanoutConfig{
+		Namespace: *nsp, Room: *room, Subscribers: *subs, Publishers: *pubs, Parallel: *parallel,
+		Rate: *rate, Duration: *duration, PayloadBytes: *payload, Drain: *drain, Timeout: *timeout,
+		HandshakeTimeout: *hsTimeout, ReadBufferSize: *readBuf,
+	}
+	if !strings.HasPrefix(cfg.Namespace, "/") {
+		cfg.Namespace = "/" + cfg.Namespace
+	}
+	for _, u := range urls {
+		t, err := ParseTarget(u, *path)
+		if err != nil {
+			fmt.Fprintf(stderr, "fanout: %v\n", err)
+			return 2
+		}
+		cfg.Targets = append(cfg.Targets, t)
+	}
+	pids, err := parsePIDs(*pidsFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "fanout: %v\n", err)
+		return 2
+	}
+	cfg.PIDs = pids
+	if *pubs < 1 {
+		fmt.Fprintln(stderr, "fanout: -publishers must be at least 1")
+		return 2
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "fanout: %v\n", err)
+		return 2
+	}
+	if _, err := RaiseNoFile(cfg.Subscribers + cfg.Publishers + 64); err != nil {
+		fmt.Fprintf(stderr, "fanout: %v\n", err)
+		return 1
+	}
+	if f, ok := stdout.(*os.File); ok && !*asJSON && isTerminal(f) {
+		cfg.Progress = fanoutProgressPrinter(stdout)
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "fanout: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		cfg.OnPublish = func(start bool) {
+			if !start {
+				pprof.StopCPUProfile()
+			} else if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintf(stderr, "fanout: cpu profile: %v\n", err)
+			}
+		}
+	}
+
+	res, runErr := RunFanout(ctx, cfg)
+	if res != nil {
+		var err error
+		if *asJSON {
+			err = WriteFanoutJSON(stdout, res)
+		} else {
+			err = WriteFanoutTable(stdout, res)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "fanout: writing result: %v\n", err)
+			return 1
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "fanout: %v\n", runErr)
 		return 1
 	}
 	return 0

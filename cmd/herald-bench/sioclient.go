@@ -7,6 +7,7 @@ package main
 // Everything protocol-related happens on the reader goroutine.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,6 +212,16 @@ func connectPacket(nsp string) string {
 
 // EncodeEvent builds a Socket.IO EVENT frame: 42[/nsp,]["event",args...].
 func EncodeEvent(nsp, event string, args ...any) (string, error) {
+	return encodeEvent(nsp, -1, event, args)
+}
+
+// EncodeEventAck builds an EVENT frame that asks for ack id:
+// 42[/nsp,]ID["event",args...].
+func EncodeEventAck(nsp string, id int64, event string, args ...any) (string, error) {
+	return encodeEvent(nsp, id, event, args)
+}
+
+func encodeEvent(nsp string, id int64, event string, args []any) (string, error) {
 	arr := make([]any, 0, 1+len(args))
 	arr = append(arr, event)
 	arr = append(arr, args...)
@@ -218,10 +229,14 @@ func EncodeEvent(nsp, event string, args ...any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if nsp == "" || nsp == "/" {
-		return "42" + string(b), nil
+	head := "42"
+	if nsp != "" && nsp != "/" {
+		head += nsp + ","
 	}
-	return "42" + nsp + "," + string(b), nil
+	if id >= 0 {
+		head += strconv.FormatInt(id, 10)
+	}
+	return head + string(b), nil
 }
 
 // ---------------------------------------------------------------------------
@@ -252,14 +267,23 @@ type Dialer struct {
 
 // Client is one Socket.IO connection.
 type Client struct {
+	// Index is the caller's number for this connection (DialIndex), set before its
+	// reader starts, so OnEvent can find per-connection state without a lookup.
+	Index int
+
 	d       *Dialer
 	conn    *gws.Conn
 	state   atomic.Int32
 	settled atomic.Bool
 	closing atomic.Bool
-	ready   chan error // buffered(1): the one outcome of the handshake
+	ready   chan error    // buffered(1): the one outcome of the handshake
+	done    chan struct{} // closed when the connection has closed
 	sid     string
 	ackAt   time.Time // when the CONNECT ack arrived (set before ready)
+
+	ackMu   sync.Mutex
+	nextAck int64
+	acks    map[int64]chan []byte // pending Call acks by id; guarded by ackMu
 }
 
 const (
@@ -287,6 +311,44 @@ func (c *Client) Emit(event string, args ...any) error {
 	return c.conn.WriteString(frame)
 }
 
+// Call emits an EVENT that asks for an acknowledgement and waits for it. It
+// returns the ack's JSON argument array, e.g. ["ok"].
+func (c *Client) Call(ctx context.Context, event string, args ...any) ([]byte, error) {
+	ch := make(chan []byte, 1)
+	c.ackMu.Lock()
+	id := c.nextAck
+	c.nextAck++
+	if c.acks == nil {
+		c.acks = make(map[int64]chan []byte)
+	}
+	c.acks[id] = ch
+	c.ackMu.Unlock()
+	defer func() {
+		c.ackMu.Lock()
+		delete(c.acks, id)
+		c.ackMu.Unlock()
+	}()
+	frame, err := EncodeEventAck(c.d.nsp(), id, event, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.conn.WriteString(frame); err != nil {
+		return nil, err
+	}
+	select {
+	case data := <-ch:
+		return data, nil
+	case <-c.done:
+		return nil, fmt.Errorf("%s: connection closed before the ack", event)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: waiting for the ack: %w", event, ctx.Err())
+	}
+}
+
+// WriteText sends one text frame as it is (an Engine.IO packet). The frame is
+// copied before WriteText returns, so b may be reused.
+func (c *Client) WriteText(b []byte) error { return c.conn.WriteMessage(gws.OpcodeText, b) }
+
 // Close sends a WebSocket close frame and closes the connection. The reader
 // goroutine ends shortly after; Dialer.Wait waits for it.
 func (c *Client) Close() {
@@ -310,6 +372,11 @@ func (d *Dialer) Wait() { d.readers.Wait() }
 // handshakes. It returns once the CONNECT ack has arrived, or fails after
 // HandshakeTimeout or when ctx ends.
 func (d *Dialer) Dial(ctx context.Context, wsURL string) (*Client, error) {
+	return d.DialIndex(ctx, wsURL, 0)
+}
+
+// DialIndex is Dial with Client.Index set to index.
+func (d *Dialer) DialIndex(ctx context.Context, wsURL string, index int) (*Client, error) {
 	timeout := d.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -321,7 +388,7 @@ func (d *Dialer) Dial(ctx context.Context, wsURL string) (*Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	c := &Client{d: d, ready: make(chan error, 1)}
+	c := &Client{Index: index, d: d, ready: make(chan error, 1), done: make(chan struct{})}
 	conn, _, err := gws.NewClient(c, &gws.ClientOption{
 		Addr:             wsURL,
 		ReadBufferSize:   rbuf,
@@ -375,6 +442,7 @@ func (c *Client) OnPong(*gws.Conn, []byte) {}
 func (c *Client) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePong(payload) }
 
 func (c *Client) OnClose(_ *gws.Conn, err error) {
+	close(c.done) // gws calls OnClose once
 	prev := c.state.Swap(stateClosed)
 	if prev == stateConnected && !c.closing.Load() {
 		c.d.Stats.Disconnects.Add(1)
@@ -446,6 +514,17 @@ func (c *Client) onSocketIO(socket *gws.Conn, p Packet) {
 		}
 	case sioAck, sioBinaryAck:
 		c.d.Stats.Acks.Add(1)
+		if p.AckID >= 0 {
+			c.ackMu.Lock()
+			ch := c.acks[p.AckID]
+			c.ackMu.Unlock()
+			if ch != nil {
+				select {
+				case ch <- bytes.Clone(p.Data):
+				default: // a duplicate ack for the same id
+				}
+			}
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type settings struct {
 	ShutdownGrace  time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
 	LogLevel       string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	DebugAddr      string        `env:"HERALD_DEBUG_ADDR" help:"if set, serve Go's /debug/pprof/ on this address (keep it private, e.g. 127.0.0.1:6060)"`
+	RedisURL       string        `env:"HERALD_REDIS_URL" help:"join a cluster over Redis (host:port or redis://...); empty: a single node, nothing to install"`
+	ClusterKey     string        `env:"HERALD_CLUSTER_KEY" envDefault:"socket.io" help:"bus channel prefix, the @socket.io/redis-adapter key"`
+	Bench          bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
 }
 
 // loadSettings reads the environment, then the flags in args, which override it.
@@ -56,13 +60,20 @@ func loadSettings(args []string, environ []string, out io.Writer) (settings, err
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
 	fs.SetOutput(out)
 	help := helpTexts()
+	bools := boolSettings()
 	for _, p := range params {
 		name := flagName(p.Key)
 		key := p.Key
-		fs.Func(name, fmt.Sprintf("%s (env %s, default %q)", help[key], key, p.DefaultValue), func(v string) error {
+		usage := fmt.Sprintf("%s (env %s, default %q)", help[key], key, p.DefaultValue)
+		set := func(v string) error {
 			vars[key] = v
 			return nil
-		})
+		}
+		if bools[key] {
+			fs.BoolFunc(name, usage, set) // -bench alone means true; -bench=false works too
+		} else {
+			fs.Func(name, usage, set)
+		}
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: herald [flags]\n\nHerald serves Socket.IO (Engine.IO v4 + Socket.IO v5) and plain WebSocket clients.\n"+
@@ -98,6 +109,18 @@ func helpTexts() map[string]string {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		out[f.Tag.Get("env")] = f.Tag.Get("help")
+	}
+	return out
+}
+
+// boolSettings is the set of variables whose field is a bool.
+func boolSettings() map[string]bool {
+	out := make(map[string]bool)
+	t := reflectSettings()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Type.Kind() == reflect.Bool {
+			out[t.Field(i).Tag.Get("env")] = true
+		}
 	}
 	return out
 }
@@ -141,6 +164,7 @@ func (s settings) validate() error {
 	check(s.ConnectTimeout > 0, "HERALD_CONNECT_TIMEOUT", "must be positive, got %v", s.ConnectTimeout)
 	check(s.WriteQueue > 0, "HERALD_WRITE_QUEUE_BYTES", "must be positive, got %d", s.WriteQueue)
 	check(s.ShutdownGrace >= 0, "HERALD_SHUTDOWN_GRACE", "must not be negative, got %v", s.ShutdownGrace)
+	check(s.ClusterKey != "" && !strings.ContainsAny(s.ClusterKey, "#*?[] "), "HERALD_CLUSTER_KEY", "must be non-empty without # * ? [ ] or spaces, got %q", s.ClusterKey)
 	check(len(s.Transports) > 0, "HERALD_TRANSPORTS", "must name at least one transport")
 	for _, t := range s.Transports {
 		check(t == engineio.TransportWebSocket || t == engineio.TransportPolling, "HERALD_TRANSPORTS", "unknown transport %q (want websocket, polling)", t)
@@ -167,6 +191,8 @@ func (s settings) config(log *slog.Logger) herald.Config {
 		},
 		ConnectTimeout: s.ConnectTimeout,
 		ShutdownGrace:  s.ShutdownGrace,
+		RedisURL:       s.RedisURL,
+		ClusterKey:     s.ClusterKey,
 		Logger:         log,
 	}
 }

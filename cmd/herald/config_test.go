@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/testclient"
 )
 
 func TestDefaults(t *testing.T) {
@@ -87,5 +93,67 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("help lacks %q:\n%s", v, out.String())
 		}
+	}
+}
+
+// HERALD_BENCH is off by default, read from the environment, and -bench (a bool flag,
+// so the bare flag means true) overrides it.
+func TestBenchSetting(t *testing.T) {
+	tests := []struct {
+		env  []string
+		args []string
+		want bool
+	}{
+		{nil, nil, false},
+		{[]string{"HERALD_BENCH=true"}, nil, true},
+		{[]string{"HERALD_BENCH=1"}, nil, true},
+		{nil, []string{"-bench"}, true},
+		{nil, []string{"-bench=true"}, true},
+		{[]string{"HERALD_BENCH=true"}, []string{"-bench=false"}, false},
+		{nil, []string{"-bench", "-port", "4000"}, true},
+	}
+	for _, tt := range tests {
+		s, err := loadSettings(tt.args, tt.env, new(bytes.Buffer))
+		if err != nil || s.Bench != tt.want {
+			t.Errorf("env %v args %v: Bench %v, %v; want %v", tt.env, tt.args, s.Bench, err, tt.want)
+		}
+	}
+	_, err := loadSettings(nil, []string{"HERALD_BENCH=maybe"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "HERALD_BENCH:") {
+		t.Errorf("HERALD_BENCH=maybe: error %v, want it to name HERALD_BENCH", err)
+	}
+	var help bytes.Buffer
+	_, _ = loadSettings([]string{"-help"}, nil, &help)
+	if !strings.Contains(help.String(), "register the load-test namespace /bench (for herald-bench; off in production)") {
+		t.Errorf("help lacks HERALD_BENCH:\n%s", help.String())
+	}
+}
+
+// With HERALD_BENCH the node serves /bench; without it the namespace does not exist.
+func TestNewNodeBench(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		s, err := loadSettings(nil, []string{fmt.Sprintf("HERALD_BENCH=%v", on)}, new(bytes.Buffer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		node, err := newNode(s, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(node.Handler())
+		c := testclient.Dial(t, "ws"+strings.TrimPrefix(ts.URL, "http")+"/socket.io/?EIO=4&transport=websocket", testclient.Options{})
+		c.Expect(t, "0{*")
+		c.SendText(t, "40/bench,")
+		if on {
+			c.Expect(t, `40/bench,{"sid":"*`)
+			c.SendText(t, `42/bench,1["echo","x"]`)
+			c.Expect(t, `43/bench,1["x"]`)
+		} else {
+			c.Expect(t, `44/bench,{"message":"Invalid namespace"}`)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = node.Shutdown(ctx)
+		cancel()
+		ts.Close()
 	}
 }

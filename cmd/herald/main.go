@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/apps/bench"
 )
 
 func main() {
@@ -29,7 +30,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := s.logger(os.Stderr)
-	node, err := herald.New(s.config(log))
+	node, err := newNode(s, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "herald:", err)
 		os.Exit(2)
@@ -43,6 +44,19 @@ func main() {
 		log.Error("herald: stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// newNode builds the node the settings describe, with the optional namespaces.
+func newNode(s settings, log *slog.Logger) (*herald.Node, error) {
+	node, err := herald.New(s.config(log))
+	if err != nil {
+		return nil, err
+	}
+	if s.Bench {
+		bench.Register(node.IO())
+		log.Warn("herald: load-test namespace registered (HERALD_BENCH); not for production", "namespace", bench.Namespace)
+	}
+	return node, nil
 }
 
 // serveDebug serves net/http/pprof on its own listener, apart from client traffic.

@@ -5,13 +5,16 @@
 //   PORT       listen port (default 3000; 0 picks a free one)
 //   HOST       listen address (default 127.0.0.1; the bench is loopback only)
 //   REDIS_URL  when set, use @socket.io/redis-adapter over node-redis 4
-//   BENCH_NSPS comma-separated namespaces with the bench handlers (default "/,/bench")
+//   BENCH_NSPS comma-separated namespaces with the bench handlers (default "/bench",
+//              as Herald's apps/bench; "/" still accepts connections without them)
 //
-// Events (on every bench namespace):
-//   join(room, ack?)              joins room, acks "ok"
+// Events (on every bench namespace), the same as Herald's apps/bench:
+//   join(room, ack?)              joins room when it is a non-empty string, acks "ok"
 //   broadcast(room|null, payload, ack?)
-//                                 emits "bench"(payload) to the room, or to the whole
-//                                 namespace when room is null (sender included), acks "ok"
+//                                 emits "bench"(payload) to the room when it is a string,
+//                                 to the whole namespace when it is null or absent (sender
+//                                 included either way), to nobody for any other value;
+//                                 acks "ok"
 //   echo(...args, ack)            acks with the same args
 //
 // Prints "listening PORT" on stdout once it accepts connections.
@@ -21,7 +24,7 @@ import { Server } from "socket.io";
 
 const port = Number.parseInt(process.env.PORT ?? "3000", 10);
 const host = process.env.HOST || "127.0.0.1";
-const nsps = (process.env.BENCH_NSPS || "/,/bench")
+const nsps = (process.env.BENCH_NSPS || "/bench")
   .split(",")
   .map((s) => s.trim())
   .filter(Boolean);
@@ -60,7 +63,8 @@ for (const name of nsps) {
     socket.on("broadcast", (...args) => {
       const ack = ackOf(args);
       const [room, payload] = args;
-      (room == null ? nsp : nsp.to(room)).emit("bench", payload);
+      if (room == null) nsp.emit("bench", payload);
+      else if (typeof room === "string") nsp.to(room).emit("bench", payload);
       ack?.("ok");
     });
     socket.on("echo", (...args) => {
