@@ -5,13 +5,13 @@ go 1.26.8
 require (
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/lxzan/gws v1.9.1
+	github.com/redis/rueidis v1.0.79
+	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.uber.org/goleak v1.3.0
 )
 
 require (
 	github.com/klauspost/compress v1.17.9 // indirect
-	github.com/redis/rueidis v1.0.79 // indirect
-	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )

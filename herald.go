@@ -18,6 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/bus"
+	"github.com/heraldhq/herald/bus/redis"
+	"github.com/heraldhq/herald/cluster"
 	"github.com/heraldhq/herald/engineio"
 	"github.com/heraldhq/herald/plainws"
 	"github.com/heraldhq/herald/socketio"
@@ -51,18 +54,30 @@ type Config struct {
 	// ShutdownGrace is how long Shutdown waits for clients after telling them to
 	// reconnect. Zero means 10s.
 	ShutdownGrace time.Duration
+	// RedisURL joins the node to a cluster over Redis pub/sub, in the wire format of
+	// @socket.io/redis-adapter 8, so Herald nodes, Node.js socket.io servers with that
+	// adapter and @socket.io/redis-emitter share one cluster. "host:port" or
+	// redis://... Empty means a single node (no bus).
+	RedisURL string
+	// ClusterKey is the bus channel prefix (the redis-adapter's key). Empty means
+	// "socket.io".
+	ClusterKey string
+	// Bus, when set, is used instead of RedisURL to create the cluster bus (for example
+	// bus/memory for several nodes in one process).
+	Bus cluster.NewBus
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
 
 // Node is one Herald instance.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	io    *socketio.Server
-	plain *plainws.Server
-	mux   *http.ServeMux
-	http  *http.Server
+	cfg     Config
+	log     *slog.Logger
+	io      *socketio.Server
+	plain   *plainws.Server
+	cluster *cluster.Adapter
+	mux     *http.ServeMux
+	http    *http.Server
 }
 
 // New builds a Node. It does not listen until Serve or ListenAndServe.
@@ -103,6 +118,17 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, io: io, plain: plain, mux: http.NewServeMux()}
+	newBus := cfg.Bus
+	if newBus == nil && cfg.RedisURL != "" {
+		newBus = func(h bus.Handler) (bus.Bus, error) {
+			return redis.New(redis.Config{URL: cfg.RedisURL, Logger: cfg.Logger}, h)
+		}
+	}
+	if newBus != nil {
+		if n.cluster, err = cluster.New(io, newBus, cluster.Config{Key: cfg.ClusterKey, Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+	}
 	n.mux.Handle(cfg.Path, io)
 	n.mux.Handle(cfg.PlainWSPath, plain)
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -122,6 +148,9 @@ func New(cfg Config) (*Node, error) {
 
 // IO returns the Socket.IO server, to add namespaces, middlewares and handlers.
 func (n *Node) IO() *socketio.Server { return n.io }
+
+// Cluster returns the node's cluster adapter, or nil for a single node.
+func (n *Node) Cluster() *cluster.Adapter { return n.cluster }
 
 // Mux returns the node's HTTP routes, to add more.
 func (n *Node) Mux() *http.ServeMux { return n.mux }
@@ -168,6 +197,9 @@ func (n *Node) ListenAndServe(ctx context.Context) error {
 // close, WebSocket close 1001), and waits for them until ctx is done.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.log.Info("herald: shutting down", "sockets", n.io.Engine().Count()+n.plain.Count())
-	err := errors.Join(n.io.Shutdown(ctx), n.plain.Shutdown(ctx))
-	return errors.Join(err, n.http.Shutdown(ctx))
+	err := errors.Join(n.io.Shutdown(ctx), n.plain.Shutdown(ctx), n.http.Shutdown(ctx))
+	if n.cluster != nil {
+		err = errors.Join(err, n.cluster.Close())
+	}
+	return err
 }

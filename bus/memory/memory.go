@@ -87,6 +87,13 @@ func (b *Bus) deliver(m bus.Message) {
 	}
 }
 
+// NumSub returns the number of buses subscribed to channel (PUBSUB NUMSUB).
+func (b *Bus) NumSub(_ context.Context, channel string) (int64, error) {
+	b.hub.mu.RLock()
+	defer b.hub.mu.RUnlock()
+	return int64(len(b.hub.subs[channel])), nil
+}
+
 // Subscribe adds channels; it is applied at once.
 func (b *Bus) Subscribe(channels ...string) {
 	b.hub.mu.Lock()

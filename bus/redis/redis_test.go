@@ -1,0 +1,112 @@
+package redis
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/bus"
+	"github.com/heraldhq/herald/internal/testredis"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newBus(t *testing.T, url string) (*Bus, chan bus.Message) {
+	t.Helper()
+	got := make(chan bus.Message, 100)
+	b, err := New(Config{URL: url}, func(m bus.Message) { got <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b, got
+}
+
+func recv(t *testing.T, ch chan bus.Message) bus.Message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message")
+	}
+	return bus.Message{}
+}
+
+func TestPubSub(t *testing.T) {
+	srv := testredis.Start(t)
+	a, gotA := newBus(t, srv.Addr)
+	b, gotB := newBus(t, "redis://"+srv.Addr+"/0")
+	ctx := context.Background()
+	a.Subscribe("room1", "room2")
+	b.Subscribe("room2")
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.NumSub(ctx, "room2"); err != nil || n != 2 {
+		t.Fatalf("NUMSUB room2 = %d, %v", n, err)
+	}
+	payload := []byte{0x93, 0x00, 0xff, 'x'} // binary-safe
+	if err := b.Publish(ctx, "room1", payload); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, gotA); m.Channel != "room1" || string(m.Payload) != string(payload) {
+		t.Fatalf("got %+v", m)
+	}
+	_ = a.Publish(ctx, "room2", []byte("both"))
+	recv(t, gotA)
+	recv(t, gotB)
+	// After unsubscribing, a only gets the marker on room1.
+	a.Unsubscribe("room2")
+	_ = a.Sync(ctx)
+	_ = b.Publish(ctx, "room2", []byte("not for a"))
+	_ = b.Publish(ctx, "room1", []byte("marker"))
+	if m := recv(t, gotA); string(m.Payload) != "marker" {
+		t.Fatalf("a got %q after unsubscribing", m.Payload)
+	}
+}
+
+// TestResubscribeAfterKill: a killed subscription connection comes back with its
+// channels (rueidis does not restore a dedicated connection's subscriptions itself).
+func TestResubscribeAfterKill(t *testing.T) {
+	srv := testredis.Start(t)
+	a, gotA := newBus(t, srv.Addr)
+	ctx := context.Background()
+	a.Subscribe("c1")
+	_ = a.Sync(ctx)
+	if reply, err := srv.Command("CLIENT", "KILL", "TYPE", "pubsub"); err != nil || reply != ":1" {
+		t.Fatalf("CLIENT KILL: %q %v", reply, err)
+	}
+	// Publish until the resubscribed connection receives (messages sent in the gap are lost).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_ = a.Publish(ctx, "c1", []byte("after"))
+		select {
+		case m := <-gotA:
+			if string(m.Payload) != "after" {
+				t.Fatalf("got %q", m.Payload)
+			}
+			if a.Reconnects() < 1 {
+				t.Fatal("reconnect not counted")
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no message after the subscription connection was killed")
+		}
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	if _, err := New(Config{}, func(bus.Message) {}); err == nil {
+		t.Fatal("empty URL accepted")
+	}
+	if _, err := New(Config{URL: "redis://:bad:port:/x"}, func(bus.Message) {}); err == nil {
+		t.Fatal("bad URL accepted")
+	}
+}
