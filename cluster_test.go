@@ -2,8 +2,13 @@ package herald_test
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/testclient"
@@ -71,4 +76,71 @@ func TestTwoNodesOverRedis(t *testing.T) {
 	laptop.Expect(t, `42["notify",2]`)
 	_ = n1.IO().Of("/").Emit("marker")
 	other.Expect(t, `42["marker"]`) // and nothing for user 42 before it
+}
+
+// TestKilledNodeLeaves: a node killed with SIGKILL drops out of the membership list
+// within its TTL, and cluster requests stop waiting for it.
+func TestKilledNodeLeaves(t *testing.T) {
+	redis := testredis.Start(t)
+	n1, _ := startNode(t, redis.Addr)
+	bin := filepath.Join(t.TempDir(), "herald")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/herald").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "HERALD_REDIS_URL="+redis.Addr, "HERALD_HOST=127.0.0.1", fmt.Sprintf("PORT=%d", port), "HERALD_LOG_LEVEL=warn")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	ctx := context.Background()
+	testclient.WaitFor(t, func() bool {
+		nodes, _ := n1.Cluster().Nodes(ctx)
+		return len(nodes) == 2
+	})
+	// A socket on the other node shows up in a cluster-wide fetch.
+	var c *testclient.Conn
+	testclient.WaitFor(t, func() bool {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	c = testclient.Dial(t, fmt.Sprintf("ws://127.0.0.1:%d/socket.io/?EIO=4&transport=websocket", port), testclient.Options{})
+	c.Expect(t, "0{*")
+	c.SendText(t, "40")
+	c.Expect(t, `40{"sid":*`)
+	socks, err := n1.Cluster().FetchSockets(ctx, "/", nil, nil)
+	if err != nil || len(socks) != 1 {
+		t.Fatalf("fetch before the kill: %d sockets, %v", len(socks), err)
+	}
+	_ = cmd.Process.Kill() // SIGKILL: no goodbye, no deregistration
+	_ = cmd.Wait()
+	killed = true
+	killedAt := time.Now()
+	testclient.WaitFor(t, func() bool {
+		nodes, _ := n1.Cluster().Nodes(ctx)
+		return len(nodes) == 1
+	})
+	if d := time.Since(killedAt); d > 4*time.Second {
+		t.Fatalf("the killed node stayed listed for %v (TTL 3s)", d)
+	}
+	start := time.Now()
+	socks, err = n1.Cluster().FetchSockets(ctx, "/", nil, nil)
+	if err != nil || len(socks) != 0 {
+		t.Fatalf("fetch after the kill: %d sockets, %v", len(socks), err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("fetch after the kill took %v: it waited for the dead node", d)
+	}
 }

@@ -125,7 +125,7 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	if newBus != nil {
-		if n.cluster, err = cluster.New(io, newBus, cluster.Config{Key: cfg.ClusterKey, Logger: cfg.Logger}); err != nil {
+		if n.cluster, err = cluster.New(io, newBus, cluster.Config{Key: cfg.ClusterKey, Address: cfg.Addr, Logger: cfg.Logger}); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,10 @@
 // Package cluster decides what travels on it.
 package bus
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Message is one payload received on a channel.
 type Message struct {
@@ -29,4 +32,17 @@ type Bus interface {
 	Sync(ctx context.Context) error
 	// Close stops the bus and waits for its goroutines.
 	Close() error
+}
+
+// Registry is implemented by buses that can keep the list of live nodes: each node
+// registers itself with a time to live and renews it; a node that stops renewing
+// (killed, partitioned) drops out when its TTL runs out. Lists are named by set so
+// several clusters can share one bus.
+type Registry interface {
+	// Register adds or renews id in set for ttl, with info (opaque to the bus).
+	Register(ctx context.Context, set, id string, info []byte, ttl time.Duration) error
+	// Deregister removes id from set at once.
+	Deregister(ctx context.Context, set, id string) error
+	// Members returns the live entries of set: id → info.
+	Members(ctx context.Context, set string) (map[string][]byte, error)
 }

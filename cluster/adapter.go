@@ -57,6 +57,13 @@ type Config struct {
 	QueueSize int
 	// RequestTimeout bounds cluster requests. Zero means 5s.
 	RequestTimeout time.Duration
+	// Address is what this node advertises in the membership list (e.g. its
+	// host:port). Optional.
+	Address string
+	// HeartbeatInterval and HeartbeatTTL set how often this node renews its entry in
+	// the membership list and how long the entry outlives the last renewal. Zero means
+	// 2s and 3s. Used when the bus keeps a registry (bus.Registry).
+	HeartbeatInterval, HeartbeatTTL time.Duration
 	// Limits bound what the wire decoders accept.
 	Limits wire.Limits
 	// Logger; nil discards.
@@ -83,9 +90,10 @@ type Adapter struct {
 	uid string
 	log *slog.Logger
 
-	in  []chan bus.Message
-	out []chan outgoing
-	wg  sync.WaitGroup
+	in   []chan bus.Message
+	out  []chan outgoing
+	wg   sync.WaitGroup // workers and publishers
+	hbWG sync.WaitGroup // the heartbeat
 
 	mu         sync.Mutex // guards namespaces
 	namespaces map[string]wire.Channels
@@ -95,6 +103,10 @@ type Adapter struct {
 
 	sseMu sync.RWMutex // guards sse
 	sse   map[string]ServerSideEmitHandler
+
+	started    time.Time
+	stop       chan struct{} // closed by Close: stops the heartbeat
+	warnedBeat atomic.Bool
 
 	closed atomic.Bool
 	stats  struct {
@@ -132,10 +144,20 @@ func New(io *socketio.Server, newBus NewBus, cfg Config) (*Adapter, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.HeartbeatTTL <= 0 {
+		cfg.HeartbeatTTL = DefaultHeartbeatTTL
+	}
+	if cfg.HeartbeatTTL <= cfg.HeartbeatInterval {
+		return nil, errors.New("cluster: HeartbeatTTL must be longer than HeartbeatInterval")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Adapter{cfg: cfg, io: io, uid: cfg.UID, log: cfg.Logger.With("node", cfg.UID), namespaces: make(map[string]wire.Channels)}
+	a := &Adapter{cfg: cfg, io: io, uid: cfg.UID, log: cfg.Logger.With("node", cfg.UID), namespaces: make(map[string]wire.Channels),
+		started: time.Now(), stop: make(chan struct{})}
 	a.in = make([]chan bus.Message, cfg.Workers)
 	a.out = make([]chan outgoing, cfg.Workers)
 	for i := range a.in {
@@ -155,6 +177,10 @@ func New(io *socketio.Server, newBus NewBus, cfg Config) (*Adapter, error) {
 	io.SetAdapter(a)
 	for _, n := range io.Namespaces() {
 		a.channels(n.Name())
+	}
+	if reg, ok := b.(bus.Registry); ok {
+		a.hbWG.Add(1)
+		go a.heartbeat(reg)
 	}
 	return a, nil
 }
@@ -183,6 +209,8 @@ func (a *Adapter) Close() error {
 	if a.closed.Swap(true) {
 		return nil
 	}
+	close(a.stop)
+	a.hbWG.Wait()        // the heartbeat deregisters through the bus, so before closing it
 	err := a.bus.Close() // no more incoming messages after this
 	for i := range a.in {
 		close(a.in[i])

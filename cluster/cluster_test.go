@@ -202,3 +202,40 @@ func containsAll(list []string, want ...string) bool {
 	}
 	return true
 }
+
+func TestMembership(t *testing.T) {
+	hub := memory.NewHub()
+	io1, _ := socketio.New(socketio.Config{})
+	io2, _ := socketio.New(socketio.Config{})
+	defer io1.Close()
+	defer io2.Close()
+	cfg := Config{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTTL: 60 * time.Millisecond}
+	cfg.UID, cfg.Address = "node-a", "10.0.0.1:3000"
+	a, err := New(io1, memoryBus(hub), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cfg.UID, cfg.Address = "node-b", "10.0.0.2:3000"
+	b, err := New(io2, memoryBus(hub), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	testclient.WaitFor(t, func() bool {
+		nodes, _ := a.Nodes(ctx)
+		return len(nodes) == 2
+	})
+	nodes, _ := a.Nodes(ctx)
+	if nodes[1].ID != "node-b" || nodes[1].Address != "10.0.0.2:3000" || nodes[1].Started.IsZero() {
+		t.Fatalf("nodes %+v", nodes)
+	}
+	// A node that leaves cleanly is gone at once.
+	_ = b.Close()
+	if nodes, _ := a.Nodes(ctx); len(nodes) != 1 || nodes[0].ID != "node-a" {
+		t.Fatalf("after close: %+v", nodes)
+	}
+	if _, err := New(io2, memoryBus(hub), Config{HeartbeatInterval: time.Second, HeartbeatTTL: time.Second}); err == nil {
+		t.Fatal("TTL not longer than the interval was accepted")
+	}
+}

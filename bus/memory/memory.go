@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/heraldhq/herald/bus"
 )
@@ -22,12 +23,20 @@ var ErrClosed = errors.New("memory: bus closed")
 
 // Hub connects the buses created from it.
 type Hub struct {
-	mu   sync.RWMutex // guards subs
-	subs map[string][]*Bus
+	mu      sync.RWMutex // guards subs and members
+	subs    map[string][]*Bus
+	members map[string]map[string]member
+}
+
+type member struct {
+	info    []byte
+	expires time.Time
 }
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{subs: make(map[string][]*Bus)} }
+func NewHub() *Hub {
+	return &Hub{subs: make(map[string][]*Bus), members: make(map[string]map[string]member)}
+}
 
 // NewBus returns a bus on the hub that delivers to h. Close it when done.
 func (hub *Hub) NewBus(h bus.Handler) *Bus {
@@ -48,7 +57,43 @@ type Bus struct {
 	channels sync.Map // channel → struct{}, this bus's subscriptions
 }
 
-var _ bus.Bus = (*Bus)(nil)
+var (
+	_ bus.Bus      = (*Bus)(nil)
+	_ bus.Registry = (*Bus)(nil)
+)
+
+// Register adds or renews id in set until ttl from now.
+func (b *Bus) Register(_ context.Context, set, id string, info []byte, ttl time.Duration) error {
+	b.hub.mu.Lock()
+	defer b.hub.mu.Unlock()
+	if b.hub.members[set] == nil {
+		b.hub.members[set] = make(map[string]member)
+	}
+	b.hub.members[set][id] = member{info: slices.Clone(info), expires: time.Now().Add(ttl)}
+	return nil
+}
+
+// Deregister removes id from set.
+func (b *Bus) Deregister(_ context.Context, set, id string) error {
+	b.hub.mu.Lock()
+	defer b.hub.mu.Unlock()
+	delete(b.hub.members[set], id)
+	return nil
+}
+
+// Members returns the unexpired entries of set.
+func (b *Bus) Members(_ context.Context, set string) (map[string][]byte, error) {
+	b.hub.mu.RLock()
+	defer b.hub.mu.RUnlock()
+	out := make(map[string][]byte)
+	now := time.Now()
+	for id, m := range b.hub.members[set] {
+		if m.expires.After(now) {
+			out[id] = m.info
+		}
+	}
+	return out, nil
+}
 
 func (b *Bus) run() {
 	defer close(b.done)
