@@ -3,10 +3,12 @@ package herald_test
 import (
 	"context"
 	"fmt"
+	redisbus "github.com/heraldhq/herald/bus/redis"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +144,47 @@ func TestKilledNodeLeaves(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("fetch after the kill took %v: it waited for the dead node", d)
+	}
+}
+
+// TestRedisRestart: Redis is killed and restarted on the same port while a node
+// broadcasts; both nodes resubscribe on their own and delivery resumes.
+func TestRedisRestart(t *testing.T) {
+	redis := testredis.Start(t)
+	n1, _ := startNode(t, redis.Addr)
+	n2, url2 := startNode(t, redis.Addr)
+	c := testclient.Dial(t, url2+"/socket.io/?EIO=4&transport=websocket", testclient.Options{})
+	c.Expect(t, "0{*")
+	c.SendText(t, "40")
+	c.Expect(t, `40{"sid":*`)
+	c.SendText(t, `421["join","live"]`)
+	c.Expect(t, `431["live"]`)
+	ctx := context.Background()
+	_ = n2.Cluster().Sync(ctx)
+	_ = n1.IO().Of("/").To("live").Emit("tick", 0)
+	c.Expect(t, `42["tick",0]`)
+
+	redis.Restart(t)
+	restarted := time.Now()
+	// Broadcast every 20ms until one gets through (those sent during the gap are lost:
+	// pub/sub is at most once).
+	for i := 1; ; i++ {
+		_ = n1.IO().Of("/").To("live").Emit("tick", i)
+		select {
+		case m := <-c.Messages():
+			if strings.HasPrefix(string(m.Data), `42["tick",`) {
+				resumed := time.Since(restarted)
+				t.Logf("delivery resumed %v after the restart (reconnects: node 1 %d, node 2 %d)", resumed,
+					n1.Cluster().Bus().(*redisbus.Bus).Reconnects(), n2.Cluster().Bus().(*redisbus.Bus).Reconnects())
+				if resumed > 5*time.Second {
+					t.Fatalf("delivery resumed only after %v", resumed)
+				}
+				return
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Since(restarted) > 10*time.Second {
+			t.Fatal("delivery did not resume within 10s of the Redis restart")
+		}
 	}
 }

@@ -239,3 +239,29 @@ func TestMembership(t *testing.T) {
 		t.Fatal("TTL not longer than the interval was accepted")
 	}
 }
+
+// TestGarbageIsDropped: malformed bytes on any channel a node listens to are counted
+// and dropped; the node keeps working.
+func TestGarbageIsDropped(t *testing.T) {
+	hub := memory.NewHub()
+	n1 := startNode(t, memoryBus(hub))
+	a := n1.connect(t, "r1")
+	raw := hub.NewBus(func(bus.Message) {})
+	defer raw.Close()
+	ctx := context.Background()
+	garbage := [][]byte{nil, {}, []byte("{"), []byte("\xc1\xff\x00"), []byte(`{"type":99}`), []byte(`{"type":5,"requestId":1}`),
+		{0x93, 0xa1, 'x', 0x80}, {0xdd, 0xff, 0xff, 0xff, 0xff}, []byte(`{"requestId":"nope","rooms":[]}`)}
+	channels := []string{"socket.io#/#", "socket.io#/#r1#", "socket.io-request#/#", "socket.io-response#/#", "socket.io-response#/#" + n1.a.UID() + "#"}
+	for _, ch := range channels {
+		for _, g := range garbage {
+			_ = raw.Publish(ctx, ch, g)
+		}
+	}
+	// A valid broadcast after the garbage still arrives.
+	n2 := startNode(t, memoryBus(hub))
+	_ = n2.io.Of("/").To("r1").Emit("still-works")
+	a.Expect(t, `42["still-works"]`)
+	if s := n1.a.Stats(); s.DecodeErrors < int64(len(garbage)) {
+		t.Fatalf("decode errors %d, want at least %d: %+v", s.DecodeErrors, len(garbage), s)
+	}
+}

@@ -350,36 +350,44 @@ func (a *Adapter) others(ctx context.Context, nsp string) (int, error) {
 	return max(int(n)-1, 0), nil
 }
 
-// request publishes req and collects the responses that collect accepts until it
-// reports done or the context ends.
-func (a *Adapter) request(ctx context.Context, nsp string, id string, req wire.Request, capacity int, collect func(wire.Response) bool) error {
-	p := &pendingRequest{typ: req.Type(), responses: make(chan wire.Response, capacity)}
+// register records a request this node is about to send, so its responses are routed
+// to p.responses; the caller must unregister it.
+func (a *Adapter) register(id string, typ wire.RequestType, capacity int) *pendingRequest {
+	p := &pendingRequest{typ: typ, responses: make(chan wire.Response, capacity)}
 	a.reqMu.Lock()
 	if a.requests == nil {
 		a.requests = make(map[string]*pendingRequest)
 	}
 	a.requests[id] = p
 	a.reqMu.Unlock()
-	defer func() {
-		a.reqMu.Lock()
-		delete(a.requests, id)
-		a.reqMu.Unlock()
-	}()
-	payload, err := wire.EncodeRequest(req)
-	if err != nil {
+	return p
+}
+
+func (a *Adapter) unregister(id string) {
+	a.reqMu.Lock()
+	delete(a.requests, id)
+	a.reqMu.Unlock()
+}
+
+// request publishes req and collects the responses that collect accepts until it
+// reports done or the context ends; then the error says how many of the n expected
+// nodes answered.
+func (a *Adapter) request(ctx context.Context, nsp string, id string, req wire.Request, n int, collect func(wire.Response) bool) error {
+	p := a.register(id, req.Type(), n)
+	defer a.unregister(id)
+	if err := a.publishRequest(ctx, nsp, req); err != nil {
 		return err
 	}
-	if err := a.bus.Publish(ctx, a.channels(nsp).Request, payload); err != nil {
-		return err
-	}
+	answered := 0
 	for {
 		select {
 		case r := <-p.responses:
+			answered++
 			if collect(r) {
 				return nil
 			}
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+			return fmt.Errorf("%w: %s: %d of %d other nodes answered (%v)", ErrTimeout, req.Type(), answered, n, ctx.Err())
 		}
 	}
 }
@@ -511,82 +519,85 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, nsp, event string, wantAck
 // BroadcastWithAck sends an event to the matching sockets of every node, asking each
 // client for an acknowledgement, and returns every client's first ack value (binary
 // values as placeholders, with the attachments) and how many clients were asked. It
-// waits for the other nodes' client counts and acks until timeout.
+// waits for the other nodes' client counts and all acks until timeout, then returns
+// what arrived with ErrTimeout.
 func (a *Adapter) BroadcastWithAck(ctx context.Context, nsp string, rooms, except []string, timeout time.Duration, event string, args ...any) ([]socketio.Args, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var mu sync.Mutex // guards acks
-	var acks []socketio.Args
-	arrived := make(chan struct{}, 1)
+	n, err := a.others(ctx, nsp)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Local and remote acks arrive on one channel, so one loop sees them all.
+	id := base64id.New()
+	p := a.register(id, wire.TypeBroadcast, 1024)
+	defer a.unregister(id)
+	local := make(chan socketio.Args, 1024)
 	expected, err := a.io.Of(nsp).To(rooms...).Except(except...).EmitWithAckFunc(timeout, event, func(ack socketio.Args) {
-		mu.Lock()
-		acks = append(acks, ack)
-		mu.Unlock()
 		select {
-		case arrived <- struct{}{}:
-		default:
+		case local <- ack:
+		default: // more acks than the buffer: the caller asked too many clients at once
 		}
 	}, args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	n, err := a.others(ctx, nsp)
-	if err != nil {
-		return nil, expected, err
-	}
-	// The remote part of the broadcast.
-	raw := make([]json.RawMessage, 0, len(args))
-	var atts [][]byte
-	for _, v := range args {
-		if b, ok := v.([]byte); ok {
-			raw = append(raw, json.RawMessage(fmt.Sprintf(`{"_placeholder":true,"num":%d}`, len(atts))))
-			atts = append(atts, b)
-			continue
-		}
-		b, err := json.Marshal(v)
+	if n > 0 {
+		enc, err := remoteArgs(args)
 		if err != nil {
 			return nil, expected, err
 		}
-		raw = append(raw, b)
+		to := timeout
+		req := &wire.BroadcastRequest{UID: a.uid, RequestID: id,
+			Packet: wire.Packet{Nsp: nsp, Data: eventData(event, enc)},
+			Opts:   wire.Options{Rooms: rooms, Except: except, Flags: wire.Flags{Timeout: &to}}}
+		if err := a.publishRequest(ctx, nsp, req); err != nil {
+			return nil, expected, err
+		}
 	}
-	id := base64id.New()
-	to := timeout
-	req := &wire.BroadcastRequest{UID: a.uid, RequestID: id,
-		Packet: wire.Packet{Nsp: nsp, Data: eventData(event, socketio.Args{Raw: raw, Attachments: atts})},
-		Opts:   wire.Options{Rooms: rooms, Except: except, Flags: wire.Flags{Timeout: &to}}}
+	var acks []socketio.Args
 	counts := 0
-	if n > 0 {
-		err = a.request(ctx, nsp, id, req, 1024, func(r wire.Response) bool {
+	for counts < n || len(acks) < expected {
+		select {
+		case ack := <-local:
+			acks = append(acks, ack)
+		case r := <-p.responses:
 			switch r := r.(type) {
 			case *wire.BroadcastClientCountResponse:
 				counts++
 				expected += r.ClientCount
 			case *wire.BroadcastAckResponse:
-				mu.Lock()
 				acks = append(acks, socketio.Args(r.Packet))
-				mu.Unlock()
 			}
-			mu.Lock()
-			done := counts == n && len(acks) >= expected
-			mu.Unlock()
-			return done
-		})
-	}
-	// Wait for the local acks too.
-	for err == nil {
-		mu.Lock()
-		done := len(acks) >= expected
-		mu.Unlock()
-		if done {
-			break
-		}
-		select {
 		case <-ctx.Done():
-			err = fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
-		case <-arrived:
+			return acks, expected, fmt.Errorf("%w: broadcast with acks: %d of %d other nodes reported, %d of %d clients answered (%v)",
+				ErrTimeout, counts, n, len(acks), expected, ctx.Err())
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return acks, expected, err
+	return acks, expected, nil
+}
+
+// remoteArgs encodes emit arguments for the bus: JSON values, []byte as attachments.
+func remoteArgs(args []any) (socketio.Args, error) {
+	var out socketio.Args
+	for _, v := range args {
+		switch v := v.(type) {
+		case []byte:
+			out.Raw = append(out.Raw, json.RawMessage(fmt.Sprintf(`{"_placeholder":true,"num":%d}`, len(out.Attachments))))
+			out.Attachments = append(out.Attachments, v)
+		case socketio.Args:
+			if len(v.Attachments) > 0 && len(out.Attachments) > 0 {
+				return out, socketio.ErrArgsAfterBinary
+			}
+			out.Raw = append(out.Raw, v.Raw...)
+			out.Attachments = append(out.Attachments, v.Attachments...)
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return out, err
+			}
+			out.Raw = append(out.Raw, b)
+		}
+	}
+	return out, nil
 }

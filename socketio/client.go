@@ -147,12 +147,13 @@ func (c *client) connect(p *Packet) {
 		c.timer = nil
 	}
 	c.mu.Unlock()
+	n.register(s)
 	b := AppendHeader([]byte{byte(engineio.PacketMessage)}, PacketConnect, 0, n.name, false, 0)
 	b = append(b, `{"sid":`...)
 	b = appendJSONString(b, s.id)
 	b = append(b, '}')
 	_ = c.sess.Send(engineio.NewFrame(b))
-	n.activate(s)
+	n.connected(s)
 }
 
 func (c *client) sendConnectError(nsp string, err error) {

@@ -119,9 +119,11 @@ func (n *Namespace) newSocket(conn Conn, c *client, hs *Handshake, plain bool) (
 	return s, nil
 }
 
-// activate registers a socket that passed the middlewares and runs the connection
-// handlers.
-func (n *Namespace) activate(s *Socket) {
+// register adds a socket that passed the middlewares to the namespace and its rooms
+// (socket.io joins the socket's own room before it sends the CONNECT reply, so a
+// client that has seen "connect" misses no broadcast; an event that arrives before
+// the reply is buffered by socket.io-client until it).
+func (n *Namespace) register(s *Socket) {
 	s.mu.Lock()
 	s.connected = true
 	n.hub.addSocket(s)
@@ -132,6 +134,10 @@ func (n *Namespace) activate(s *Socket) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// connected runs the connection handlers of a registered socket.
+func (n *Namespace) connected(s *Socket) {
 	n.mu.RLock()
 	hs := slices.Clip(n.onConn)
 	n.mu.RUnlock()
@@ -149,6 +155,7 @@ func (n *Namespace) Accept(conn Conn, hs *Handshake) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.activate(s)
+	n.register(s)
+	n.connected(s)
 	return s, nil
 }

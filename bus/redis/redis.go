@@ -8,6 +8,8 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,11 +32,21 @@ const (
 	maxBackoff = 2 * time.Second
 )
 
+// DefaultProbeInterval is how long the subscription connection may stay silent before
+// the bus checks it with a probe.
+const DefaultProbeInterval = 5 * time.Second
+
 // Config configures a Bus.
 type Config struct {
-	// URL is the Redis address: "host:port" or a redis:// URL
+	// URL is the Redis address: "host:port", or a redis:// or rediss:// URL
 	// (redis://[user:pass@]host:port/db). Required.
 	URL string
+	// ProbeInterval: when the subscription connection has received nothing for this
+	// long, the bus publishes a probe to a channel of its own; if the probe does not
+	// come back within another ProbeInterval, the connection is considered dead (a
+	// failover can leave a connection open that no longer receives) and is replaced.
+	// Zero means 5s; negative turns probing off.
+	ProbeInterval time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -44,6 +56,12 @@ type Bus struct {
 	client  rueidis.Client
 	handler bus.Handler
 	log     *slog.Logger
+	probe   string        // this bus's probe channel
+	every   time.Duration // probe interval; 0: off
+
+	lastRecv atomic.Int64 // unix nanos of the last message on the subscription connection
+	probeAck chan struct{}
+	probes   sync.WaitGroup // probe publishes in flight
 
 	mu        sync.Mutex // guards the fields below
 	want      map[string]bool
@@ -77,8 +95,12 @@ func New(cfg Config, h bus.Handler) (*Bus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
 	b := &Bus{
 		client: client, handler: h, log: cfg.Logger,
+		probe: "herald-probe#" + randomID() + "#", every: max(cfg.ProbeInterval, 0), probeAck: make(chan struct{}, 1),
 		want: make(map[string]bool), pending: make(map[string]bool), appliedCh: make(chan struct{}),
 		kick: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -179,6 +201,7 @@ func (b *Bus) Sync(ctx context.Context) error {
 func (b *Bus) Close() error {
 	b.closeOnce.Do(func() { close(b.closing) })
 	<-b.done
+	b.probes.Wait()
 	b.client.Close()
 	return nil
 }
@@ -207,19 +230,24 @@ func (b *Bus) run() {
 			}
 			backoff = min(backoff*2, maxBackoff)
 		}
-		c, cancel := b.client.Dedicate()
+		// The subscription connection is closed, never handed back to rueidis's pool:
+		// releasing it would first unsubscribe over it, which hangs on a dead link.
+		c, _ := b.client.Dedicate()
 		wait := c.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: b.onMessage})
 		b.mu.Lock()
-		all := make([]string, 0, len(b.want))
+		all := make([]string, 0, len(b.want)+1)
 		for ch := range b.want {
 			all = append(all, ch)
+		}
+		if b.every > 0 {
+			all = append(all, b.probe)
 		}
 		clear(b.pending)
 		gen := b.gen
 		b.mu.Unlock()
 		if err := b.do(c, "SUBSCRIBE", all); err != nil {
 			b.log.Warn("redis: subscribing failed, retrying", "err", err.Error(), "backoff", backoff.String())
-			cancel()
+			c.Close()
 			continue
 		}
 		b.markApplied(gen)
@@ -227,20 +255,45 @@ func (b *Bus) run() {
 			b.log.Info("redis: subscription connection restored", "channels", len(all))
 		}
 		backoff = minBackoff
-		if !b.serve(c, wait) {
-			cancel()
+		alive := b.serve(c, wait)
+		c.Close()
+		if !alive {
 			return
 		}
-		cancel()
 	}
 }
 
 // serve applies subscription changes until the connection breaks (false: closing).
 func (b *Bus) serve(c rueidis.DedicatedClient, wait <-chan error) bool {
+	b.lastRecv.Store(time.Now().UnixNano())
+	var tick <-chan time.Time
+	if b.every > 0 {
+		t := time.NewTicker(b.every)
+		defer t.Stop()
+		tick = t.C
+	}
+	var probeSent time.Time // zero: no probe outstanding
 	for {
 		select {
 		case <-b.closing:
 			return false
+		case <-b.probeAck:
+			probeSent = time.Time{}
+		case now := <-tick:
+			switch {
+			case !probeSent.IsZero() && now.Sub(probeSent) >= b.every:
+				b.log.Warn("redis: subscription connection silent, probe lost; reconnecting", "silent", now.Sub(time.Unix(0, b.lastRecv.Load())).String())
+				return true
+			case probeSent.IsZero() && now.Sub(time.Unix(0, b.lastRecv.Load())) >= b.every:
+				probeSent = now
+				b.probes.Add(1)
+				go func() { // through the command connection; never block this loop
+					defer b.probes.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), b.every)
+					defer cancel()
+					_ = b.Publish(ctx, b.probe, nil)
+				}()
+			}
 		case err := <-wait:
 			b.log.Warn("redis: subscription connection lost, resubscribing", "err", fmt.Sprint(err))
 			return true
@@ -289,5 +342,19 @@ func (b *Bus) do(c rueidis.DedicatedClient, verb string, channels []string) erro
 }
 
 func (b *Bus) onMessage(m rueidis.PubSubMessage) {
+	b.lastRecv.Store(time.Now().UnixNano())
+	if m.Channel == b.probe {
+		select {
+		case b.probeAck <- struct{}{}:
+		default:
+		}
+		return
+	}
 	b.handler(bus.Message{Channel: m.Channel, Payload: []byte(m.Message)})
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -2,10 +2,14 @@ package redis
 
 import (
 	"context"
+	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/bus"
+	"github.com/heraldhq/herald/internal/testclient"
 	"github.com/heraldhq/herald/internal/testredis"
 	"go.uber.org/goleak"
 )
@@ -108,5 +112,115 @@ func TestBadConfig(t *testing.T) {
 	}
 	if _, err := New(Config{URL: "redis://:bad:port:/x"}, func(bus.Message) {}); err == nil {
 		t.Fatal("bad URL accepted")
+	}
+}
+
+// blackhole is a TCP proxy whose existing connections can be made to stop forwarding
+// without closing, as a failed-over Redis can leave a subscriber: connected, silent.
+type blackhole struct {
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   []net.Conn
+	stalled atomic.Bool
+}
+
+func newBlackhole(t *testing.T, upstream string) *blackhole {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &blackhole{ln: ln}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			// toBus: the direction Redis → bus, the one a stall swallows.
+			pipe := func(dst, src net.Conn, toBus bool) {
+				defer wg.Done()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if err != nil {
+						_ = dst.Close()
+						return
+					}
+					if toBus && p.stalled.Load() {
+						continue // swallow: the peer sees nothing, the connection stays up
+					}
+					if _, err := dst.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}
+			wg.Add(2)
+			go pipe(u, c, false)
+			go pipe(c, u, true)
+		}
+	}()
+	return p
+}
+
+// TestProbeDetectsSilentConnection: a subscription connection that stays open but no
+// longer delivers is found by the probe and replaced, and delivery resumes.
+func TestProbeDetectsSilentConnection(t *testing.T) {
+	srv := testredis.Start(t)
+	proxy := newBlackhole(t, srv.Addr)
+	got := make(chan bus.Message, 100)
+	b, err := New(Config{URL: proxy.ln.Addr().String(), ProbeInterval: 100 * time.Millisecond}, func(m bus.Message) { got <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pub, _ := newBus(t, srv.Addr) // publishes directly, not through the proxy
+	ctx := context.Background()
+	b.Subscribe("c")
+	_ = b.Sync(ctx)
+	_ = pub.Publish(ctx, "c", []byte("before"))
+	if m := recv(t, got); string(m.Payload) != "before" {
+		t.Fatalf("got %q", m.Payload)
+	}
+	proxy.stalled.Store(true) // every connection open now goes silent toward the bus
+	start := time.Now()
+	// New connections made by the reconnect must flow: stop stalling them once the
+	// bus has given up on the old one.
+	testclient.WaitFor(t, func() bool { return b.Reconnects() >= 1 })
+	proxy.stalled.Store(false)
+	detected := time.Since(start)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_ = pub.Publish(ctx, "c", []byte("after"))
+		select {
+		case m := <-got:
+			if string(m.Payload) == "after" {
+				t.Logf("silent connection replaced after %v", detected)
+				return
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery after the silent connection was replaced")
+		}
 	}
 }

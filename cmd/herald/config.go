@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"reflect"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ type settings struct {
 	ShutdownGrace  time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
 	LogLevel       string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	DebugAddr      string        `env:"HERALD_DEBUG_ADDR" help:"if set, serve Go's /debug/pprof/ on this address (keep it private, e.g. 127.0.0.1:6060)"`
-	RedisURL       string        `env:"HERALD_REDIS_URL" help:"join a cluster over Redis (host:port or redis://...); empty: a single node, nothing to install"`
+	RedisURL       string        `env:"HERALD_REDIS_URL" help:"join a cluster over Redis: host:port or redis[s]://[user:pass@]host:port/db (REDIS_URL, or REDIS_HOST+REDIS_PORT, are accepted too); empty: a single node, nothing to install"`
 	ClusterKey     string        `env:"HERALD_CLUSTER_KEY" envDefault:"socket.io" help:"bus channel prefix, the @socket.io/redis-adapter key"`
 	Bench          bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
 }
@@ -55,6 +56,18 @@ func loadSettings(args []string, environ []string, out io.Writer) (settings, err
 	if _, ok := vars["PORT"]; !ok {
 		if v, ok := vars["NODE_PORT"]; ok {
 			vars["PORT"] = v
+		}
+	}
+	// The seed's names for Redis: REDIS_URL, or REDIS_HOST + REDIS_PORT.
+	if _, ok := vars["HERALD_REDIS_URL"]; !ok {
+		if v, ok := vars["REDIS_URL"]; ok {
+			vars["HERALD_REDIS_URL"] = v
+		} else if host, ok := vars["REDIS_HOST"]; ok {
+			port := vars["REDIS_PORT"]
+			if port == "" {
+				port = "6379"
+			}
+			vars["HERALD_REDIS_URL"] = net.JoinHostPort(host, port)
 		}
 	}
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)

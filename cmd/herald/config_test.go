@@ -157,3 +157,26 @@ func TestNewNodeBench(t *testing.T) {
 		ts.Close()
 	}
 }
+
+func TestRedisSettings(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"HERALD_REDIS_URL=redis://a:6380/2"}, "redis://a:6380/2"},
+		{[]string{"REDIS_URL=rediss://u:p@b:6390/1"}, "rediss://u:p@b:6390/1"},
+		{[]string{"REDIS_HOST=cache", "REDIS_PORT=6400"}, "cache:6400"},
+		{[]string{"REDIS_HOST=cache"}, "cache:6379"},
+		{[]string{"HERALD_REDIS_URL=x:1", "REDIS_URL=y:2"}, "x:1"},
+	}
+	for _, tt := range tests {
+		s, err := loadSettings(nil, tt.env, new(bytes.Buffer))
+		if err != nil || s.RedisURL != tt.want || s.config(nil).RedisURL != tt.want {
+			t.Errorf("%v: RedisURL %q, %v; want %q", tt.env, s.RedisURL, err, tt.want)
+		}
+	}
+	if _, err := loadSettings(nil, []string{"HERALD_CLUSTER_KEY=a#b"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "HERALD_CLUSTER_KEY") {
+		t.Fatalf("bad key: %v", err)
+	}
+}

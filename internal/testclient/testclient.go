@@ -193,3 +193,7 @@ func WaitFor(t testing.TB, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Messages exposes the queue of received messages, for tests that wait on a message
+// and something else at once.
+func (c *Conn) Messages() <-chan Message { return c.msgs }

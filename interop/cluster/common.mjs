@@ -1,6 +1,7 @@
-// Helpers shared by the cluster interop scripts, which bus/redis TestNodeCompat runs.
-// Each script talks to the Redis server at 127.0.0.1:$REDIS_PORT and reports to the Go
-// test with one JSON object per line on stdout.
+// Helpers shared by the cluster interop scripts, which bus/redis TestNodeCompat and
+// cluster TestMixedClusterWithNode run. Each script talks to the Redis server at
+// 127.0.0.1:$REDIS_PORT, or else at $REDIS_URL (redis://host:port), and reports to the
+// Go test with one JSON object per line on stdout.
 import { createClient } from "redis";
 
 /** out writes one JSON line to stdout. */
@@ -11,8 +12,9 @@ export function out(obj) {
 /** connect returns a connected node-redis 4 client and a duplicate for subscribing. */
 export async function connect() {
   const port = process.env.REDIS_PORT;
-  if (!port) throw new Error("REDIS_PORT is not set");
-  const pub = createClient({ url: `redis://127.0.0.1:${port}` });
+  const url = port ? `redis://127.0.0.1:${port}` : process.env.REDIS_URL;
+  if (!url) throw new Error("neither REDIS_PORT nor REDIS_URL is set");
+  const pub = createClient({ url });
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on("error", (err) => fail(err));
   await Promise.all([pub.connect(), sub.connect()]);

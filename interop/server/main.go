@@ -1,7 +1,9 @@
 // Command server is the Herald node that the Node interop tests (../test) drive with
 // the real socket.io-client and ws packages: a herald.Node (Socket.IO at /socket.io/,
 // plain WebSocket at /ws and /) with the test events registered. It prints
-// "listening ADDR" once it accepts connections.
+// "listening ADDR" once it accepts connections. With -redis URL it joins a cluster
+// over Redis (herald.Config.RedisURL) and prints "listening" only once its
+// namespace-wide subscriptions are in place.
 package main
 
 import (
@@ -26,9 +28,10 @@ func main() {
 	maxPayload := flag.Int("max-payload", engineio.DefaultMaxPayload, "Engine.IO maxPayload in bytes")
 	pingInterval := flag.Duration("ping-interval", engineio.DefaultPingInterval, "Engine.IO ping interval")
 	pingTimeout := flag.Duration("ping-timeout", engineio.DefaultPingTimeout, "Engine.IO ping timeout")
+	redisURL := flag.String("redis", "", "join a cluster over this Redis (redis://host:port); empty: single node")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(*addr, socketio.Config{
+	if err := run(*addr, *redisURL, socketio.Config{
 		Engine: engineio.Config{
 			MaxPayload:   *maxPayload,
 			PingInterval: *pingInterval,
@@ -41,13 +44,15 @@ func main() {
 	}
 }
 
-func run(addr string, cfg socketio.Config) error {
-	node, err := herald.New(herald.Config{Addr: addr, Engine: cfg.Engine, ShutdownGrace: 2 * time.Second, Logger: cfg.Logger})
+func run(addr, redisURL string, cfg socketio.Config) error {
+	node, err := herald.New(herald.Config{Addr: addr, Engine: cfg.Engine, ShutdownGrace: 2 * time.Second, Logger: cfg.Logger,
+		RedisURL: redisURL})
 	if err != nil {
 		return err
 	}
 	io := node.IO()
-	register(io.Of("/"))
+	sync := syncFunc(node)
+	register(io.Of("/"), sync)
 	admin := io.Of("/admin")
 	admin.Use(func(s *socketio.Socket) error {
 		var auth struct {
@@ -59,10 +64,17 @@ func run(addr string, cfg socketio.Config) error {
 		}
 		return nil
 	})
-	register(admin)
+	register(admin, sync)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	if sync != nil { // subscribed to the namespace channels before "listening"
+		if err := sync(); err != nil {
+			_ = ln.Close()
+			_ = node.Shutdown(context.Background())
+			return fmt.Errorf("cluster bus not ready: %w", err)
+		}
 	}
 	fmt.Printf("listening %s\n", ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -76,8 +88,49 @@ func run(addr string, cfg socketio.Config) error {
 	return node.Serve(ln)
 }
 
+// syncFunc returns a func that waits (bounded) until the node's cluster bus has
+// applied every subscription change made so far (rooms joined or left, sockets
+// connected: a socket id is a room), or nil for a single node.
+func syncFunc(node *herald.Node) func() error {
+	c := node.Cluster()
+	if c == nil {
+		return nil
+	}
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return c.Sync(ctx)
+	}
+}
+
+// ackAfterSync acks ev with args once sync returns (or with {"error": ...}). On a
+// single node (sync nil) it acks at once, on the connection's goroutine; clustered
+// it waits on another goroutine, so the connection keeps reading meanwhile.
+func ackAfterSync(ev *socketio.Event, sync func() error, args ...any) {
+	if sync == nil {
+		_ = ev.Ack(args...)
+		return
+	}
+	go func() {
+		if err := sync(); err != nil {
+			_ = ev.Ack(map[string]string{"error": "cluster sync: " + err.Error()})
+			return
+		}
+		_ = ev.Ack(args...)
+	}()
+}
+
+// arg returns argument i as a payload to re-emit unchanged (binary included); an
+// absent argument is null, as JSON.stringify sends undefined in an array.
+func arg(ev *socketio.Event, i int) any {
+	if ev.Len() > i {
+		return socketio.Args{Raw: ev.Raw[i : i+1], Attachments: ev.Attachments}
+	}
+	return nil
+}
+
 // register installs the contract's event handlers on a namespace.
-func register(n *socketio.Namespace) {
+func register(n *socketio.Namespace, sync func() error) {
 	n.On("echo", func(s *socketio.Socket, ev *socketio.Event) {
 		if !s.Plain() { // a plain WebSocket gets one reply: the ack envelope
 			_ = s.Emit("echo", ev.Args)
@@ -86,30 +139,53 @@ func register(n *socketio.Namespace) {
 			_ = ev.Ack(ev.Args)
 		}
 	})
+	// join and leave ack once the cluster bus has applied the (un)subscription, so a
+	// broadcast made on another node after the ack reaches (or skips) this socket.
 	n.On("join", func(s *socketio.Socket, ev *socketio.Event) {
 		room, _ := ev.String(0)
 		s.Join(room)
-		_ = ev.Ack(room)
+		ackAfterSync(ev, sync, room)
 	})
 	n.On("leave", func(s *socketio.Socket, ev *socketio.Event) {
 		room, _ := ev.String(0)
 		s.Leave(room)
-		_ = ev.Ack(room)
+		ackAfterSync(ev, sync, room)
 	})
+	// sync acks (no arguments) once the cluster bus has applied every subscription
+	// change so far, e.g. the channel of this socket's id after it connected.
+	n.On("sync", func(s *socketio.Socket, ev *socketio.Event) {
+		ackAfterSync(ev, sync)
+	})
+	// The broadcasts below ack (no arguments) after queuing to local recipients and
+	// handing the broadcast to the cluster bus; delivery on other nodes is asynchronous.
 	n.On("to-room", func(s *socketio.Socket, ev *socketio.Event) {
 		room, _ := ev.String(0)
-		var payload any // absent: null, as JSON.stringify sends undefined in an array
-		if ev.Len() > 1 {
-			payload = socketio.Args{Raw: ev.Raw[1:2], Attachments: ev.Attachments}
-		}
-		_ = s.Namespace().To(room).Emit("room-msg", payload)
+		_ = s.Namespace().To(room).Emit("room-msg", arg(ev, 1))
+		_ = ev.Ack()
+	})
+	n.On("to-rooms", func(s *socketio.Socket, ev *socketio.Event) {
+		var rooms []string
+		_ = ev.Decode(0, &rooms)
+		_ = s.Namespace().To(rooms...).Emit("room-msg", arg(ev, 1))
+		_ = ev.Ack()
+	})
+	n.On("to-except", func(s *socketio.Socket, ev *socketio.Event) {
+		room, _ := ev.String(0)
+		except, _ := ev.String(1)
+		_ = s.Namespace().To(room).Except(except).Emit("room-msg", arg(ev, 2))
+		_ = ev.Ack()
+	})
+	n.On("to-socket", func(s *socketio.Socket, ev *socketio.Event) {
+		id, _ := ev.String(0)
+		_ = s.Namespace().To(id).Emit("direct", arg(ev, 1))
+		_ = ev.Ack()
+	})
+	n.On("emit-all", func(s *socketio.Socket, ev *socketio.Event) {
+		_ = s.Namespace().Emit("all-msg", arg(ev, 0))
 		_ = ev.Ack()
 	})
 	n.On("ask", func(s *socketio.Socket, ev *socketio.Event) {
-		var payload any
-		if ev.Len() > 0 {
-			payload = socketio.Args{Raw: ev.Raw[:1], Attachments: ev.Attachments}
-		}
+		payload := arg(ev, 0)
 		go func() { // EmitWithAck waits for this client: not on its read goroutine
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

@@ -1,10 +1,17 @@
 // Shared helpers for the Herald interop suite: start/stop/restart the Go test
-// server (HERALD_INTEROP_BIN) and small promise helpers around the official
-// socket.io-client and ws clients. Everything waits on events, never on sleeps;
-// the only timers are failure deadlines.
+// server (HERALD_INTEROP_BIN), a private redis-server for the cluster tests, and
+// small promise helpers around the official socket.io-client and ws clients.
+// Everything waits on events, never on sleeps; the only timers are failure
+// deadlines (and the retry delay while redis-server starts, which has no
+// readiness event to wait on).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
 import { io, Manager } from 'socket.io-client';
 import WebSocket from 'ws';
 
@@ -133,6 +140,151 @@ export class TestServer {
 /** Start a test server with extra flags, e.g. startServer(['-max-payload', '10000']). */
 export async function startServer(args = []) {
   return new TestServer(args).spawn();
+}
+
+// ---------------------------------------------------------------------------
+// Private redis-server (cluster tests)
+
+const REDIS_START_DEADLINE_MS = 10_000;
+
+/** A free loopback TCP port (free when returned; the caller binds it right away). */
+async function freePort() {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/**
+ * Send one command over a fresh TCP connection (RESP, no client library) and
+ * resolve with the first line of the reply, e.g. "+PONG".
+ */
+export function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (err, line) => {
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(line);
+    };
+    sock.setTimeout(2_000, () => done(new Error(`redis on port ${port}: no reply within 2 s`)));
+    sock.setEncoding('utf8');
+    sock.once('error', (err) => done(err));
+    sock.once('connect', () => {
+      sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+    });
+    sock.on('data', (chunk) => {
+      buf += chunk;
+      const i = buf.indexOf('\r\n');
+      if (i >= 0) done(null, buf.slice(0, i));
+    });
+    sock.once('end', () => done(new Error(`redis on port ${port} closed the connection without a reply`)));
+  });
+}
+
+/**
+ * A private redis-server on a free loopback port, persisting nothing (never the
+ * shared 127.0.0.1:6379). `url` is redis://127.0.0.1:PORT.
+ */
+export class RedisServer {
+  constructor() {
+    this.port = 0;
+    this.proc = null;
+    this.dir = null;
+    this.output = '';
+  }
+
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Spawn redis-server and wait until it answers PING (retrying once on a port race). */
+  async start() {
+    this.dir = await mkdtemp(joinPath(tmpdir(), 'herald-interop-redis-'));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#spawnOnce(await freePort());
+        return this;
+      } catch (err) {
+        await this.#kill();
+        // another process may have taken the port between freePort() and bind
+        if (attempt >= 3 || !err.exitedEarly) {
+          await rm(this.dir, { recursive: true, force: true });
+          throw err;
+        }
+      }
+    }
+  }
+
+  async #spawnOnce(port) {
+    this.port = port;
+    this.output = '';
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.proc = proc;
+    let exit = null;
+    proc.exited = new Promise((resolve) => {
+      proc.once('exit', (code, signal) => resolve((exit = { code, signal })));
+      proc.once('error', (error) => resolve((exit = { error })));
+    });
+    for (const stream of [proc.stdout, proc.stderr]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        this.output = (this.output + chunk).slice(-8000);
+        if (process.env.HERALD_INTEROP_VERBOSE) process.stderr.write(`[redis] ${chunk}`);
+      });
+    }
+    const deadline = Date.now() + REDIS_START_DEADLINE_MS;
+    for (;;) {
+      if (exit) {
+        if (exit.error?.code === 'ENOENT') {
+          throw new Error('redis-server is not installed (apt-get install -y redis-server)');
+        }
+        const err = new Error(
+          `redis-server exited before answering PING (${exit.error?.message ?? `code ${exit.code}, signal ${exit.signal}`})\n${this.output}`,
+        );
+        err.exitedEarly = !exit.error;
+        throw err;
+      }
+      const reply = await redisCommand(port, 'PING').catch(() => null);
+      if (reply === '+PONG' && !exit) return;
+      if (Date.now() > deadline) {
+        throw new Error(`redis-server on port ${port} did not answer PING within ${REDIS_START_DEADLINE_MS} ms\n${this.output}`);
+      }
+      await delay(20); // no readiness event to wait on: retry
+    }
+  }
+
+  async #kill(signal = 'SIGKILL') {
+    const proc = this.proc;
+    if (!proc) return;
+    if (proc.exitCode === null && proc.signalCode === null && proc.pid !== undefined) {
+      proc.kill(signal);
+      const deadline = setTimeout(() => proc.kill('SIGKILL'), STOP_DEADLINE_MS);
+      await proc.exited;
+      clearTimeout(deadline);
+    } else {
+      await proc.exited;
+    }
+  }
+
+  /** Stop redis-server, wait for it to exit and remove its directory; safe to call twice. */
+  async stop() {
+    await this.#kill('SIGTERM');
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+}
+
+/** Start a private redis-server; stop it with `await redis.stop()`. */
+export async function startRedis() {
+  return new RedisServer().start();
 }
 
 // ---------------------------------------------------------------------------
