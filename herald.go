@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/bus"
 	"github.com/heraldhq/herald/bus/redis"
 	"github.com/heraldhq/herald/cluster"
@@ -65,6 +66,16 @@ type Config struct {
 	// Bus, when set, is used instead of RedisURL to create the cluster bus (for example
 	// bus/memory for several nodes in one process).
 	Bus cluster.NewBus
+	// Auth identifies sockets (JWT, see auth.JWTConfig). With a key source or a
+	// session configured, every namespace identifies its sockets and joins
+	// authenticated ones to their audience rooms.
+	Auth auth.Config
+	// Session, when set, also identifies sockets by an Express session stored in the
+	// Redis at RedisURL (express-session + connect-redis).
+	Session *auth.SessionConfig
+	// RequireAuth refuses anonymous sockets on every namespace. The default admits
+	// them (they join no audience room); auth.RequireUser makes one namespace strict.
+	RequireAuth bool
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -76,6 +87,7 @@ type Node struct {
 	io      *socketio.Server
 	plain   *plainws.Server
 	cluster *cluster.Adapter
+	auth    *auth.Authenticator
 	mux     *http.ServeMux
 	http    *http.Server
 }
@@ -129,6 +141,12 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	if err := n.setupAuth(); err != nil {
+		if n.cluster != nil {
+			_ = n.cluster.Close()
+		}
+		return nil, err
+	}
 	n.mux.Handle(cfg.Path, io)
 	n.mux.Handle(cfg.PlainWSPath, plain)
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -148,6 +166,45 @@ func New(cfg Config) (*Node, error) {
 
 // IO returns the Socket.IO server, to add namespaces, middlewares and handlers.
 func (n *Node) IO() *socketio.Server { return n.io }
+
+// setupAuth builds the authenticator and installs it on every namespace.
+func (n *Node) setupAuth() error {
+	acfg := n.cfg.Auth
+	if acfg.Logger == nil {
+		acfg.Logger = n.log
+	}
+	if n.cfg.Session != nil {
+		if n.cluster == nil {
+			return errors.New("herald: sessions live in Redis: set RedisURL with Session")
+		}
+		rb, ok := n.cluster.Bus().(*redis.Bus)
+		if !ok {
+			return errors.New("herald: sessions need the Redis bus")
+		}
+		store, err := auth.NewSessionStore(*n.cfg.Session, rb.Client())
+		if err != nil {
+			return err
+		}
+		acfg.Session = store
+	}
+	a, err := auth.New(acfg)
+	if err != nil {
+		return err
+	}
+	if !a.Enabled() {
+		if n.cfg.RequireAuth {
+			return errors.New("herald: RequireAuth without a JWT key source or a session to verify")
+		}
+		return nil
+	}
+	n.auth = a
+	n.io.Use(a.Middleware(auth.Policy{AllowAnonymous: !n.cfg.RequireAuth}))
+	return nil
+}
+
+// Auth returns the node's authenticator (audience rooms, ToUsers, ToOtherTabs), or nil
+// when no credential is configured.
+func (n *Node) Auth() *auth.Authenticator { return n.auth }
 
 // Cluster returns the node's cluster adapter, or nil for a single node.
 func (n *Node) Cluster() *cluster.Adapter { return n.cluster }
@@ -200,6 +257,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	err := errors.Join(n.io.Shutdown(ctx), n.plain.Shutdown(ctx), n.http.Shutdown(ctx))
 	if n.cluster != nil {
 		err = errors.Join(err, n.cluster.Close())
+	}
+	if n.auth != nil {
+		n.auth.Close()
 	}
 	return err
 }

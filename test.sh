@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 step() { printf '\n== %s\n' "$*"; }
 
 step "node packages (npm ci from the committed lockfiles)"
-for dir in interop interop/cluster; do
+for dir in interop interop/cluster interop/session; do
   if [ -f "$dir/package-lock.json" ] && { [ ! -d "$dir/node_modules" ] || [ -n "${CI:-}" ]; }; then
     (cd "$dir" && npm ci --no-audit --no-fund)
   fi
@@ -39,6 +39,8 @@ fuzz FuzzJSONString ./socketio
 fuzz FuzzDecodeEnvelope ./plainws
 fuzz FuzzParsePacket ./cmd/herald-bench
 fuzz FuzzParseBenchEvent ./cmd/herald-bench
+fuzz FuzzParseSessionCookie ./auth
+fuzz FuzzToken ./auth
 for f in FuzzDecodeBroadcast FuzzDecodeArgs FuzzAppendArgs FuzzDecodeRequest FuzzDecodeResponse FuzzParseChannel; do
   fuzz "$f" ./bus/redis/wire
 done

@@ -11,7 +11,14 @@ type Event struct {
 	wantsAck bool
 	ackID    uint64
 	acked    atomic.Bool
+	mirror   *BroadcastOperator
 }
+
+// MirrorAck makes Ack also emit the reply, as event Name with the same arguments, to
+// the audience of op (for example the user's other tabs: see auth.PropagateReplies).
+// The mirror is sent even when the client asked for no ack; the caller is expected to
+// exclude the origin socket from op, so it does not get the reply twice.
+func (e *Event) MirrorAck(op BroadcastOperator) { e.mirror = &op }
 
 // Handlers.
 type (
@@ -36,11 +43,16 @@ func (e *Event) WantsAck() bool { return e.wantsAck }
 // WebSocket, the reply goes back as {"event": Name, "data": ...}, as a NestJS gateway
 // handler's return value does. Only the first call sends anything.
 func (e *Event) Ack(args ...any) error {
-	if !e.wantsAck {
-		return ErrNoAck
-	}
 	if !e.acked.CompareAndSwap(false, true) {
 		return ErrAlreadyAcked
+	}
+	if e.mirror != nil {
+		if err := e.mirror.Emit(e.Name, args...); err != nil {
+			return err
+		}
+	}
+	if !e.wantsAck {
+		return ErrNoAck
 	}
 	enc, err := encodeArgs(args)
 	if err != nil {

@@ -108,8 +108,11 @@ func (n *Namespace) newSocket(conn Conn, c *client, hs *Handshake, plain bool) (
 		hs.Auth = json.RawMessage("{}")
 	}
 	s := &Socket{id: base64id.New(), nsp: n, conn: conn, client: c, plain: plain, hs: hs}
+	n.srv.mu.RLock()
+	mws := slices.Clone(n.srv.middlewares)
+	n.srv.mu.RUnlock()
 	n.mu.RLock()
-	mws := slices.Clip(n.middlewares)
+	mws = append(mws, n.middlewares...)
 	n.mu.RUnlock()
 	for _, m := range mws {
 		if err := m(s); err != nil {

@@ -38,9 +38,18 @@ type Server struct {
 	log *slog.Logger
 	eio *engineio.Server
 
-	mu      sync.RWMutex // guards nsps
-	nsps    map[string]*Namespace
-	adapter atomic.Pointer[Adapter]
+	mu          sync.RWMutex // guards nsps and middlewares
+	nsps        map[string]*Namespace
+	middlewares []Middleware
+	adapter     atomic.Pointer[Adapter]
+}
+
+// Use adds a middleware that runs for connection attempts to every namespace, before
+// the namespace's own (Namespace.Use). Authentication is the usual one.
+func (s *Server) Use(m Middleware) {
+	s.mu.Lock()
+	s.middlewares = append(s.middlewares, m)
+	s.mu.Unlock()
 }
 
 // New returns a Server with the main namespace "/" created.

@@ -362,3 +362,16 @@ func TestJoinInMiddleware(t *testing.T) {
 		t.Fatal("authenticated room")
 	}
 }
+
+func TestServerMiddlewareRunsFirst(t *testing.T) {
+	srv, url := startServer(t, Config{})
+	var order []string
+	srv.Use(func(s *Socket) error { order = append(order, "server"); return nil })
+	srv.Of("/x").Use(func(s *Socket) error { order = append(order, "nsp"); return errors.New("no") })
+	c, _ := connect(t, url, "/", "", testclient.Options{})
+	c.SendText(t, "40/x,")
+	c.Expect(t, `44/x,{"message":"no"}`)
+	if strings.Join(order, ",") != "server,server,nsp" { // "/" then "/x"
+		t.Fatalf("order %v", order)
+	}
+}

@@ -50,6 +50,8 @@ type Socket struct {
 	onDisconnect []DisconnectHandler
 	acks         map[uint64]func(Args, error) // pending server→client acks
 	data         any
+	user         string
+	identity     any
 }
 
 type ackResult struct {
@@ -98,6 +100,29 @@ func (s *Socket) Data() any {
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
+	s.mu.Unlock()
+}
+
+// User returns the id of the user the socket was authenticated as, "" when anonymous.
+func (s *Socket) User() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
+// Identity returns what the authenticating middleware recorded with SetUser (for
+// example JWT claims), or nil.
+func (s *Socket) Identity() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.identity
+}
+
+// SetUser records who the socket is; an authenticating middleware calls it (package
+// auth). It does not join any room: audiences are the middleware's choice.
+func (s *Socket) SetUser(id string, identity any) {
+	s.mu.Lock()
+	s.user, s.identity = id, identity
 	s.mu.Unlock()
 }
 

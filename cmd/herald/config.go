@@ -7,36 +7,54 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/engineio"
 )
 
 // settings are Herald's environment variables. Each also has a flag named after it
 // (HERALD_PING_INTERVAL → -ping-interval) that overrides it.
 type settings struct {
-	Port           int           `env:"PORT" envDefault:"3000" help:"listen port (NODE_PORT is accepted too)"`
-	Host           string        `env:"HERALD_HOST" help:"listen host; empty means every interface"`
-	Path           string        `env:"HERALD_PATH" envDefault:"/socket.io/" help:"Engine.IO / Socket.IO path"`
-	WSPath         string        `env:"HERALD_WS_PATH" envDefault:"/ws" help:"plain WebSocket {event,data} endpoint (also served on / for upgrades)"`
-	WSNamespace    string        `env:"HERALD_WS_NAMESPACE" envDefault:"/" help:"namespace that plain WebSocket connections join"`
-	PingInterval   time.Duration `env:"HERALD_PING_INTERVAL" envDefault:"25s" help:"Engine.IO ping interval"`
-	PingTimeout    time.Duration `env:"HERALD_PING_TIMEOUT" envDefault:"20s" help:"Engine.IO ping timeout"`
-	MaxPayload     int           `env:"HERALD_MAX_PAYLOAD" envDefault:"1000000" help:"largest message or polling body, bytes"`
-	ConnectTimeout time.Duration `env:"HERALD_CONNECT_TIMEOUT" envDefault:"45s" help:"time a connection has to join a namespace"`
-	CORSOrigins    []string      `env:"HERALD_CORS_ORIGINS" envSeparator:"," help:"origins allowed for cross-origin polling, comma-separated; * for any"`
-	Transports     []string      `env:"HERALD_TRANSPORTS" envDefault:"websocket,polling" envSeparator:"," help:"enabled transports"`
-	WriteQueue     int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
-	ShutdownGrace  time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
-	LogLevel       string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
-	DebugAddr      string        `env:"HERALD_DEBUG_ADDR" help:"if set, serve Go's /debug/pprof/ on this address (keep it private, e.g. 127.0.0.1:6060)"`
-	RedisURL       string        `env:"HERALD_REDIS_URL" help:"join a cluster over Redis: host:port or redis[s]://[user:pass@]host:port/db (REDIS_URL, or REDIS_HOST+REDIS_PORT, are accepted too); empty: a single node, nothing to install"`
-	ClusterKey     string        `env:"HERALD_CLUSTER_KEY" envDefault:"socket.io" help:"bus channel prefix, the @socket.io/redis-adapter key"`
-	Bench          bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
+	Port              int           `env:"PORT" envDefault:"3000" help:"listen port (NODE_PORT is accepted too)"`
+	Host              string        `env:"HERALD_HOST" help:"listen host; empty means every interface"`
+	Path              string        `env:"HERALD_PATH" envDefault:"/socket.io/" help:"Engine.IO / Socket.IO path"`
+	WSPath            string        `env:"HERALD_WS_PATH" envDefault:"/ws" help:"plain WebSocket {event,data} endpoint (also served on / for upgrades)"`
+	WSNamespace       string        `env:"HERALD_WS_NAMESPACE" envDefault:"/" help:"namespace that plain WebSocket connections join"`
+	PingInterval      time.Duration `env:"HERALD_PING_INTERVAL" envDefault:"25s" help:"Engine.IO ping interval"`
+	PingTimeout       time.Duration `env:"HERALD_PING_TIMEOUT" envDefault:"20s" help:"Engine.IO ping timeout"`
+	MaxPayload        int           `env:"HERALD_MAX_PAYLOAD" envDefault:"1000000" help:"largest message or polling body, bytes"`
+	ConnectTimeout    time.Duration `env:"HERALD_CONNECT_TIMEOUT" envDefault:"45s" help:"time a connection has to join a namespace"`
+	CORSOrigins       []string      `env:"HERALD_CORS_ORIGINS" envSeparator:"," help:"origins allowed for cross-origin polling, comma-separated; * for any"`
+	Transports        []string      `env:"HERALD_TRANSPORTS" envDefault:"websocket,polling" envSeparator:"," help:"enabled transports"`
+	WriteQueue        int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
+	ShutdownGrace     time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
+	LogLevel          string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	DebugAddr         string        `env:"HERALD_DEBUG_ADDR" help:"if set, serve Go's /debug/pprof/ on this address (keep it private, e.g. 127.0.0.1:6060)"`
+	RedisURL          string        `env:"HERALD_REDIS_URL" help:"join a cluster over Redis: host:port or redis[s]://[user:pass@]host:port/db (REDIS_URL, or REDIS_HOST+REDIS_PORT, are accepted too); empty: a single node, nothing to install"`
+	ClusterKey        string        `env:"HERALD_CLUSTER_KEY" envDefault:"socket.io" help:"bus channel prefix, the @socket.io/redis-adapter key"`
+	JWTSecret         string        `env:"HERALD_JWT_SECRET" help:"HS256/384/512 secret for client JWTs (at least 32 bytes)"`
+	JWTPublicKeyFile  string        `env:"HERALD_JWT_PUBLIC_KEY_FILE" help:"PEM public key file for RS*/PS*/ES*/EdDSA client JWTs"`
+	JWKSURL           string        `env:"HERALD_JWT_JWKS_URL" help:"JWKS URL for client JWTs (refreshed in the background)"`
+	JWTIssuer         string        `env:"HERALD_JWT_ISSUER" help:"required iss of client JWTs"`
+	JWTAudience       string        `env:"HERALD_JWT_AUDIENCE" help:"required aud of client JWTs"`
+	JWTUserClaim      string        `env:"HERALD_JWT_USER_CLAIM" envDefault:"sub" help:"claim holding the user id"`
+	TokenCookie       string        `env:"HERALD_TOKEN_COOKIE" envDefault:"token" help:"cookie a JWT may come in"`
+	SessionSecrets    []string      `env:"HERALD_SESSION_SECRET" envSeparator:"," help:"express-session secret(s), comma-separated, newest first; enables session auth (needs HERALD_REDIS_URL)"`
+	SessionCookie     string        `env:"HERALD_SESSION_COOKIE" envDefault:"connect.sid" help:"express-session cookie name"`
+	SessionPrefix     string        `env:"HERALD_SESSION_PREFIX" envDefault:"sess:" help:"connect-redis key prefix"`
+	SessionUserPath   string        `env:"HERALD_SESSION_USER_PATH" envDefault:"passport.user" help:"dot path of the user id in the session"`
+	AllowAnonymous    bool          `env:"HERALD_ALLOW_ANONYMOUS" envDefault:"true" help:"admit sockets without credentials (they join no audience room)"`
+	UserRoomPrefix    string        `env:"HERALD_USER_ROOM_PREFIX" envDefault:"user:" help:"room prefix of a user's sockets"`
+	AuthenticatedRoom string        `env:"HERALD_AUTHENTICATED_ROOM" envDefault:"authenticated" help:"room of every authenticated socket"`
+	jwtPublicKey      []byte        // read from JWTPublicKeyFile by loadSettings
+	Bench             bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
 }
 
 // loadSettings reads the environment, then the flags in args, which override it.
@@ -108,6 +126,13 @@ func loadSettings(args []string, environ []string, out io.Writer) (settings, err
 	if err := env.ParseWithOptions(&s, env.Options{Environment: vars}); err != nil {
 		return s, explain(err)
 	}
+	if s.JWTPublicKeyFile != "" {
+		b, err := os.ReadFile(s.JWTPublicKeyFile)
+		if err != nil {
+			return s, fmt.Errorf("HERALD_JWT_PUBLIC_KEY_FILE: %w", err)
+		}
+		s.jwtPublicKey = b
+	}
 	return s, s.validate()
 }
 
@@ -178,6 +203,17 @@ func (s settings) validate() error {
 	check(s.WriteQueue > 0, "HERALD_WRITE_QUEUE_BYTES", "must be positive, got %d", s.WriteQueue)
 	check(s.ShutdownGrace >= 0, "HERALD_SHUTDOWN_GRACE", "must not be negative, got %v", s.ShutdownGrace)
 	check(s.ClusterKey != "" && !strings.ContainsAny(s.ClusterKey, "#*?[] "), "HERALD_CLUSTER_KEY", "must be non-empty without # * ? [ ] or spaces, got %q", s.ClusterKey)
+	keySources := []string{}
+	for key, set := range map[string]bool{"HERALD_JWT_SECRET": s.JWTSecret != "", "HERALD_JWT_PUBLIC_KEY_FILE": s.JWTPublicKeyFile != "", "HERALD_JWT_JWKS_URL": s.JWKSURL != ""} {
+		if set {
+			keySources = append(keySources, key)
+		}
+	}
+	slices.Sort(keySources)
+	check(len(keySources) <= 1, strings.Join(keySources, ", "), "set only one JWT key source")
+	check(s.JWTSecret == "" || len(s.JWTSecret) >= 32, "HERALD_JWT_SECRET", "must be at least 32 bytes")
+	check(len(s.SessionSecrets) == 0 || s.RedisURL != "", "HERALD_SESSION_SECRET", "sessions are read from Redis: set HERALD_REDIS_URL too")
+	check(s.AllowAnonymous || len(keySources) > 0 || len(s.SessionSecrets) > 0, "HERALD_ALLOW_ANONYMOUS", "false needs a JWT key source or HERALD_SESSION_SECRET")
 	check(len(s.Transports) > 0, "HERALD_TRANSPORTS", "must name at least one transport")
 	for _, t := range s.Transports {
 		check(t == engineio.TransportWebSocket || t == engineio.TransportPolling, "HERALD_TRANSPORTS", "unknown transport %q (want websocket, polling)", t)
@@ -206,8 +242,25 @@ func (s settings) config(log *slog.Logger) herald.Config {
 		ShutdownGrace:  s.ShutdownGrace,
 		RedisURL:       s.RedisURL,
 		ClusterKey:     s.ClusterKey,
-		Logger:         log,
+		Auth: auth.Config{
+			JWT: auth.JWTConfig{
+				Secret: []byte(s.JWTSecret), PublicKeyPEM: s.jwtPublicKey, JWKSURL: s.JWKSURL,
+				Issuer: s.JWTIssuer, Audience: s.JWTAudience, UserClaim: s.JWTUserClaim,
+			},
+			TokenCookie: s.TokenCookie, UserRoomPrefix: s.UserRoomPrefix, AuthenticatedRoom: s.AuthenticatedRoom,
+		},
+		Session:     s.session(),
+		RequireAuth: !s.AllowAnonymous,
+		Logger:      log,
 	}
+}
+
+// session returns the Express session settings, or nil when sessions are off.
+func (s settings) session() *auth.SessionConfig {
+	if len(s.SessionSecrets) == 0 {
+		return nil
+	}
+	return &auth.SessionConfig{CookieName: s.SessionCookie, Secrets: s.SessionSecrets, Prefix: s.SessionPrefix, UserPath: s.SessionUserPath}
 }
 
 func (s settings) logger(w io.Writer) *slog.Logger {

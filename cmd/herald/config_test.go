@@ -180,3 +180,36 @@ func TestRedisSettings(t *testing.T) {
 		t.Fatalf("bad key: %v", err)
 	}
 }
+
+func TestAuthSettings(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef"
+	s, err := loadSettings(nil, []string{"HERALD_JWT_SECRET=" + secret, "HERALD_ALLOW_ANONYMOUS=false", "HERALD_JWT_USER_CLAIM=uid"}, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.config(nil)
+	if string(cfg.Auth.JWT.Secret) != secret || !cfg.RequireAuth || cfg.Auth.JWT.UserClaim != "uid" || cfg.Session != nil {
+		t.Fatalf("config %+v", cfg)
+	}
+	s, err = loadSettings(nil, []string{"HERALD_SESSION_SECRET=new,old", "HERALD_REDIS_URL=127.0.0.1:6390", "HERALD_SESSION_USER_PATH=userId"}, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := s.config(nil).Session; sc == nil || len(sc.Secrets) != 2 || sc.UserPath != "userId" || sc.CookieName != "connect.sid" || sc.Prefix != "sess:" {
+		t.Fatalf("session %+v", sc)
+	}
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"HERALD_JWT_SECRET=" + secret, "HERALD_JWT_JWKS_URL=http://x/jwks"}, "HERALD_JWT_JWKS_URL, HERALD_JWT_SECRET: set only one JWT key source"},
+		{[]string{"HERALD_JWT_SECRET=short"}, "HERALD_JWT_SECRET: must be at least 32 bytes"},
+		{[]string{"HERALD_SESSION_SECRET=x"}, "HERALD_SESSION_SECRET: sessions are read from Redis"},
+		{[]string{"HERALD_ALLOW_ANONYMOUS=false"}, "HERALD_ALLOW_ANONYMOUS: false needs a JWT key source"},
+		{[]string{"HERALD_JWT_PUBLIC_KEY_FILE=/nonexistent/key.pem"}, "HERALD_JWT_PUBLIC_KEY_FILE:"},
+	} {
+		if _, err := loadSettings(nil, tt.env, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}
