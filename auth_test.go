@@ -89,6 +89,11 @@ func TestAudiences(t *testing.T) {
 	a1.SendText(t, `427["reply",{"x":1}]`)
 	a1.Expect(t, `437[{"x":1}]`)
 	a2.Expect(t, `{"event":"reply","data":{"x":1}}`)
+	// A cluster-wide fetch tells who is connected where.
+	socks, err := n1.Cluster().FetchSockets(context.Background(), "/", []string{"user:A"}, nil)
+	if err != nil || len(socks) != 2 || string(socks[0].Data) != `{"user":"A"}` || string(socks[1].Data) != `{"user":"A"}` {
+		t.Fatalf("FetchSockets(user:A): %+v, %v", socks, err)
+	}
 	_ = nsp.Emit("marker")
 	for _, c := range []*testclient.Conn{a1, b, anon} {
 		c.Expect(t, `42["marker"]`) // b and anon saw nothing of A's before it

@@ -150,9 +150,13 @@ func remoteSocket(s *socketio.Socket) wire.RemoteSocket {
 	}
 	hj, _ := json.Marshal(headers)
 	qj, _ := json.Marshal(query)
+	// socket.data, as Node peers expect it; a Herald socket with no application data
+	// but a user reports {"user": id}, so a cluster-wide fetch tells who is connected.
 	var data json.RawMessage
 	if d := s.Data(); d != nil {
 		data, _ = json.Marshal(d)
+	} else if u := s.User(); u != "" {
+		data, _ = json.Marshal(map[string]string{"user": u})
 	}
 	return wire.RemoteSocket{
 		ID: s.ID(),
