@@ -35,7 +35,7 @@ fuzz() {
 }
 fuzz FuzzDecodePayload ./engineio
 fuzz FuzzDecode ./socketio
-fuzz FuzzJSONString ./socketio
+fuzz FuzzAppendString ./internal/jsonstr
 fuzz FuzzDecodeEnvelope ./plainws
 fuzz FuzzParsePacket ./cmd/herald-bench
 fuzz FuzzParseBenchEvent ./cmd/herald-bench

@@ -77,26 +77,3 @@ func TestArgsAccessors(t *testing.T) {
 		t.Fatal("Decode out of range")
 	}
 }
-
-// FuzzJSONString checks appendJSONString against encoding/json: both must decode to
-// the same string (encoding/json escapes HTML characters; JSON.stringify does not).
-func FuzzJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", "<>&", "quote\"back\\slash", "\x00\x1f\n\t", "héllo €", "\xff\xfe", "\u2028"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := appendJSONString(nil, s)
-		if !json.Valid(got) {
-			t.Fatalf("invalid JSON %q for %q", got, s)
-		}
-		var back, want string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatal(err)
-		}
-		ref, _ := json.Marshal(s)
-		_ = json.Unmarshal(ref, &want)
-		if back != want {
-			t.Fatalf("%q: decodes to %q, encoding/json gives %q", s, back, want)
-		}
-	})
-}

@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"context"
+	"github.com/heraldhq/herald/internal/jsonstr"
 	"log/slog"
 	"slices"
 	"sync"
@@ -150,7 +151,7 @@ func (c *client) connect(p *Packet) {
 	n.register(s)
 	b := AppendHeader([]byte{byte(engineio.PacketMessage)}, PacketConnect, 0, n.name, false, 0)
 	b = append(b, `{"sid":`...)
-	b = appendJSONString(b, s.id)
+	b = jsonstr.AppendString(b, s.id)
 	b = append(b, '}')
 	_ = c.sess.Send(engineio.NewFrame(b))
 	n.connected(s)
@@ -163,7 +164,7 @@ func (c *client) sendConnectError(nsp string, err error) {
 	}
 	b := AppendHeader([]byte{byte(engineio.PacketMessage)}, PacketConnectError, 0, nsp, false, 0)
 	b = append(b, `{"message":`...)
-	b = appendJSONString(b, ce.Message)
+	b = jsonstr.AppendString(b, ce.Message)
 	if ce.Data != nil {
 		b = append(b, `,"data":`...)
 		var merr error

@@ -1,6 +1,9 @@
 package socketio
 
-import "github.com/heraldhq/herald/engineio"
+import (
+	"github.com/heraldhq/herald/engineio"
+	"github.com/heraldhq/herald/internal/jsonstr"
+)
 
 // message is one event or ack encoded once, for each wire format a recipient uses:
 // the Socket.IO packet (shared by WebSocket and polling sessions) and the plain
@@ -31,7 +34,7 @@ func (m *message) sioFrames() []*engineio.Frame {
 	b = AppendHeader(b, t, len(m.args.atts), m.nsp, m.hasID, m.id)
 	b = append(b, '[')
 	if m.kind == PacketEvent {
-		b = appendJSONString(b, m.event)
+		b = jsonstr.AppendString(b, m.event)
 		if m.args.count > 0 {
 			b = append(b, ',')
 		}
@@ -56,7 +59,7 @@ func (m *message) plainFrame() *engineio.Frame {
 	}
 	b := engineio.BeginFrame(len(m.event) + len(m.args.json) + 24)
 	b = append(b, `{"event":`...)
-	b = appendJSONString(b, m.event)
+	b = jsonstr.AppendString(b, m.event)
 	switch m.args.count {
 	case 0:
 	case 1:

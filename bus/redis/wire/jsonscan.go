@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/heraldhq/herald/internal/jsonstr"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -203,7 +204,7 @@ func toValidUTF8(s []byte) []byte {
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			out = append(out, "\ufffd"...)
-			i += maximalSubpart(s[i:])
+			i += jsonstr.MaximalSubpart(s[i:])
 			continue
 		}
 		out = append(out, s[i:i+size]...)
