@@ -11,7 +11,9 @@
 //
 // Tokens are JWTs (JWTConfig). The first credential found decides: a present but
 // invalid token refuses the connection even when anonymous sockets are allowed, so a
-// client learns that its token is bad instead of silently becoming anonymous.
+// client learns that its token is bad instead of silently becoming anonymous. A session
+// cookie that is badly signed or names no live session makes the socket anonymous, as
+// Express itself treats it.
 //
 // Audiences are rooms: an authenticated socket joins "user:<id>" and "authenticated"
 // (names configurable) when it connects, so "send to user 42", "to everyone logged
@@ -131,11 +133,15 @@ func (a *Authenticator) Identify(ctx context.Context, hs *socketio.Handshake) (*
 	}
 	if a.cfg.Session != nil && hs.Handshake != nil {
 		user, err := a.cfg.Session.User(ctx, hs.Header.Get("Cookie"))
-		if errors.Is(err, ErrNoSessionCookie) {
+		switch {
+		case errors.Is(err, ErrNoSessionCookie):
 			return nil, ErrNoCredentials
-		}
-		if err != nil {
-			return nil, err
+		case errors.Is(err, ErrBadSignature), errors.Is(err, ErrNoSession), errors.Is(err, ErrNoUser), errors.Is(err, ErrBadSession):
+			// A stale or forged session cookie means "not authenticated": the socket is
+			// anonymous (refused only where the policy requires a user).
+			return nil, fmt.Errorf("%w: %w", ErrNoCredentials, err)
+		case err != nil:
+			return nil, err // Redis unreachable: the session cannot be checked
 		}
 		return &Identity{User: user, Source: "session"}, nil
 	}

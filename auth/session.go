@@ -169,18 +169,19 @@ func parseSessionCookie(header, name string, secrets [][]byte) (string, error) {
 	return sid, nil
 }
 
-// sessionSign is cookie-signature's sign without the value: the HMAC-SHA256 of val keyed
-// with secret, in base64 with its "=" padding removed.
+// sessionSign is cookie-signature's sign without the value: the HMAC-SHA256 of val
+// keyed with secret, in base64 with its "=" padding removed.
 func sessionSign(val string, secret []byte) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(val))
 	return base64.RawStdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// sessionUnsign is cookie-signature's unsign tried with each secret in turn (express-session
-// unsigncookie): signed is "value.signature", split at the last dot, and the signature
-// must be exactly the text sessionSign produces (a non-canonical base64 spelling of the same
-// bytes, or added padding, does not verify). The comparison is constant-time.
+// sessionUnsign is cookie-signature's unsign tried with each secret in turn
+// (express-session unsigncookie): signed is "value.signature", split at the last dot,
+// and the signature must be exactly the text sessionSign produces (a non-canonical
+// base64 spelling of the same bytes, or added padding, does not verify). The
+// comparison is constant-time, and every secret is tried.
 func sessionUnsign(signed string, secrets [][]byte) (string, bool) {
 	dot := strings.LastIndexByte(signed, '.')
 	if dot < 0 {
@@ -194,10 +195,10 @@ func sessionUnsign(signed string, secrets [][]byte) (string, bool) {
 	return val, ok == 1
 }
 
-// sessionCookieValue returns the decoded value of the first cookie called name in header,
-// following parse in the cookie package (0.7.2) that express-session uses:
-// pairs split at ";", a pair without "=" skipped, names and values trimmed of spaces
-// and tabs, one pair of surrounding double quotes removed, then decoded with
+// sessionCookieValue returns the decoded value of the first cookie called name in the
+// Cookie header str, following parse in the cookie package (0.7.2) that express-session
+// uses: pairs split at ";", a pair without "=" skipped, names and values trimmed of
+// spaces and tabs, one pair of surrounding double quotes removed, then decoded with
 // decodeURIComponent when the value holds a "%", keeping the raw value if that throws.
 //
 // Node reads header bytes as Latin-1, so a byte from 0x80 up is the character U+0080
@@ -344,7 +345,8 @@ func isCookieName(s string) bool {
 // Keys are matched exactly, and a repeated key means its last value, as JSON.parse.
 func sessionUser(raw string, path []string, now time.Time) (string, error) {
 	if strings.TrimSpace(raw) == "null" {
-		return "", fmt.Errorf("%w: the stored session is null", ErrNoSession) // connect-redis returns null
+		// connect-redis returns JSON.parse's null, which express-session takes for none.
+		return "", fmt.Errorf("%w: the stored session is null", ErrNoSession)
 	}
 	var sess map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(raw), &sess); err != nil {
@@ -387,16 +389,19 @@ func sessionUser(raw string, path []string, now time.Time) (string, error) {
 			return "", fmt.Errorf("%w: %q is not an object", ErrNoUser, strings.Join(path[:i+1], "."))
 		}
 	}
-	return "", fmt.Errorf("%w: empty SessionConfig.UserPath", ErrNoUser) // NewSessionStore refuses it
+	// Not reached: NewSessionStore refuses an empty path.
+	return "", fmt.Errorf("%w: empty SessionConfig.UserPath", ErrNoUser)
 }
 
-// sessionMaxExactInt is 2^53: every integer up to it in magnitude is exact in a float64.
+// sessionMaxExactInt is 2^53: every integer up to it in magnitude is exact in a
+// float64.
 const sessionMaxExactInt = 1 << 53
 
-// sessionUserID renders a JSON string or integer as the user id. An integer written without a
-// fraction or exponent is returned as written (JSON.stringify writes ids that way, and
-// String(id) in Node gives the same text), never through a float64; one written as
-// 42.0 or 4.2e1 must be exact in a float64 and becomes "42".
+// sessionUserID renders a JSON string or integer as the user id. An integer written
+// without a fraction or exponent is returned as written (JSON.stringify writes ids that
+// way, and String(id) in Node gives the same text), never through a float64; one
+// written as 42.0 or 4.2e1 must be exact in a float64 and becomes "42". Other numbers
+// (1.5, 1e21) are refused.
 func sessionUserID(v json.RawMessage) (string, error) {
 	if len(v) == 0 {
 		return "", errors.New("is empty")

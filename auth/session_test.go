@@ -28,7 +28,7 @@ import (
 type signatureVector struct {
 	sid, secret string
 	signed      string // cookie-signature sign(sid, secret)
-	header      string // cookie.serialize("connect.sid", "s:" + signed), as express-session sets it
+	header      string // cookie.serialize("connect.sid", "s:" + signed): express-session's
 }
 
 // signatureVectors were printed by `node app.mjs vectors` in interop/session (after
@@ -70,7 +70,7 @@ func TestSessionSignVectors(t *testing.T) {
 				t.Errorf("cookie value = %q, %v; want %q", got, ok, "s:"+v.signed)
 			}
 			sid, err := parseSessionCookie(v.header, "connect.sid", [][]byte{[]byte(v.secret)})
-			if v.sid == "" { // a valid signature of an empty id: express-session starts a new session
+			if v.sid == "" { // a valid signature of no id: express-session starts a new session
 				if !errors.Is(err, ErrNoSession) {
 					t.Errorf("parse = %q, %v; want ErrNoSession", sid, err)
 				}
@@ -91,8 +91,9 @@ func TestParseSessionCookie(t *testing.T) {
 	newSigned := signatureVectors[1].signed // signed with "new secret"
 	mac := oldSigned[len(sid)+1:]
 	rotation := []string{"new secret", "keyboard cat"}
-	latinSid := "café"                                        // Node reads the header byte 0xe9 as U+00E9
-	latinMac := sessionSign(latinSid, []byte("keyboard cat")) // over the UTF-8 of that string
+	// Node reads the header byte 0xe9 as U+00E9, and signs the UTF-8 of that string.
+	latinSid := "café"
+	latinMac := sessionSign(latinSid, []byte("keyboard cat"))
 
 	tests := []struct {
 		name    string
@@ -718,7 +719,7 @@ func testSameVerdict(t *testing.T, ctx context.Context, client rueidis.Client, a
 		{"latin-1 byte", "connect.sid=s:" + latinRaw + "." + latinMac, true},
 		{"latin-1 byte beside escapes", "connect.sid=s%3A" + latinRaw + "." + latinMac, true},
 		{"latin-1 as UTF-8 escapes", "connect.sid=" + sessionEncodeURIComponent("s:"+latinSid+"."+latinMac), true},
-		{"raw UTF-8", "connect.sid=s:" + latinSid + "." + latinMac, false}, // two Latin-1 characters to Node
+		{"raw UTF-8 is two Latin-1 characters", "connect.sid=s:" + latinSid + "." + latinMac, false},
 	}
 	for _, tt := range headers {
 		t.Run(tt.name, func(t *testing.T) {
