@@ -115,3 +115,25 @@ func TestRequireAuthRefuses(t *testing.T) {
 		t.Fatalf("plain WS refusal: %d %q %v", code, reason, err)
 	}
 }
+
+func TestDisconnectOnExpiry(t *testing.T) {
+	node, err := herald.New(herald.Config{Auth: auth.Config{JWT: auth.JWTConfig{Secret: secret}, DisconnectOnExpiry: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := make(chan string, 1)
+	node.IO().Of("/").OnConnection(func(s *socketio.Socket) {
+		s.OnDisconnect(func(_ *socketio.Socket, r string) { reasons <- r })
+	})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	done := make(chan error, 1)
+	go func() { done <- node.Serve(ln) }()
+	defer func() { _ = node.Shutdown(context.Background()); <-done }()
+	// exp has whole-second resolution: a token valid for about one more second.
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "A", "exp": time.Now().Add(1500 * time.Millisecond).Unix()}).SignedString(secret)
+	c := sioConnect(t, ln.Addr().String(), tok)
+	c.Expect(t, "41")
+	if r := <-reasons; r != auth.ReasonTokenExpired {
+		t.Fatalf("reason %q", r)
+	}
+}

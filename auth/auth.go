@@ -65,9 +65,16 @@ type Config struct {
 	// UserRoomPrefix and AuthenticatedRoom name the audience rooms. Empty means
 	// "user:" and "authenticated".
 	UserRoomPrefix, AuthenticatedRoom string
+	// DisconnectOnExpiry disconnects a socket when its token's exp passes, with reason
+	// ReasonTokenExpired (its client sees "io server disconnect" and must get a new
+	// token). Off by default: a token is checked once, at connection.
+	DisconnectOnExpiry bool
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
+
+// ReasonTokenExpired is the disconnect reason of DisconnectOnExpiry.
+const ReasonTokenExpired = "token expired"
 
 // Identity is who a socket is.
 type Identity struct {
@@ -196,6 +203,10 @@ func (a *Authenticator) Middleware(p Policy) socketio.Middleware {
 		case err == nil:
 			s.SetUser(id.User, id)
 			s.Join(a.UserRoom(id.User), a.cfg.AuthenticatedRoom)
+			if a.cfg.DisconnectOnExpiry && !id.Expires.IsZero() {
+				t := time.AfterFunc(time.Until(id.Expires), func() { s.DisconnectWithReason(ReasonTokenExpired) })
+				s.OnDisconnect(func(*socketio.Socket, string) { t.Stop() })
+			}
 			return nil
 		case errors.Is(err, ErrNoCredentials) && p.AllowAnonymous:
 			return nil

@@ -286,23 +286,29 @@ func (s *Socket) Broadcast() BroadcastOperator {
 	return BroadcastOperator{nsp: s.nsp, except: []string{s.id}}
 }
 
-// Disconnect disconnects the socket from its namespace (the client receives a
-// DISCONNECT packet and does not reconnect). With close, every namespace of the
-// connection is disconnected and the connection itself is closed.
-func (s *Socket) Disconnect(close bool) {
+// DisconnectWithReason is Disconnect(false) with the reason the disconnect handlers
+// receive (for example "token expired"); the client sees "io server disconnect".
+func (s *Socket) DisconnectWithReason(reason string) {
 	if s.plain {
-		s.HandleClose(ReasonServerNamespaceDisconnect)
+		s.HandleClose(reason)
 		s.conn.Close()
-		return
-	}
-	if close {
-		s.client.disconnectAll()
 		return
 	}
 	if s.Connected() {
 		_ = s.conn.Send(engineio.NewFrame(AppendHeader([]byte{byte(engineio.PacketMessage)}, PacketDisconnect, 0, s.nsp.name, false, 0)))
-		s.HandleClose(ReasonServerNamespaceDisconnect)
+		s.HandleClose(reason)
 	}
+}
+
+// Disconnect disconnects the socket from its namespace (the client receives a
+// DISCONNECT packet and does not reconnect). With close, every namespace of the
+// connection is disconnected and the connection itself is closed.
+func (s *Socket) Disconnect(close bool) {
+	if close && !s.plain {
+		s.client.disconnectAll()
+		return
+	}
+	s.DisconnectWithReason(ReasonServerNamespaceDisconnect)
 }
 
 // HandleEvent delivers an event that arrived on the socket's connection to its

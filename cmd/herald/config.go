@@ -50,6 +50,7 @@ type settings struct {
 	SessionCookie     string        `env:"HERALD_SESSION_COOKIE" envDefault:"connect.sid" help:"express-session cookie name"`
 	SessionPrefix     string        `env:"HERALD_SESSION_PREFIX" envDefault:"sess:" help:"connect-redis key prefix"`
 	SessionUserPath   string        `env:"HERALD_SESSION_USER_PATH" envDefault:"passport.user" help:"dot path of the user id in the session"`
+	ExpiryDisconnect  bool          `env:"HERALD_DISCONNECT_ON_TOKEN_EXPIRY" envDefault:"false" help:"disconnect a socket when its JWT expires (reason \"token expired\")"`
 	AllowAnonymous    bool          `env:"HERALD_ALLOW_ANONYMOUS" envDefault:"true" help:"admit sockets without credentials (they join no audience room)"`
 	UserRoomPrefix    string        `env:"HERALD_USER_ROOM_PREFIX" envDefault:"user:" help:"room prefix of a user's sockets"`
 	AuthenticatedRoom string        `env:"HERALD_AUTHENTICATED_ROOM" envDefault:"authenticated" help:"room of every authenticated socket"`
@@ -248,6 +249,7 @@ func (s settings) config(log *slog.Logger) herald.Config {
 				Issuer: s.JWTIssuer, Audience: s.JWTAudience, UserClaim: s.JWTUserClaim,
 			},
 			TokenCookie: s.TokenCookie, UserRoomPrefix: s.UserRoomPrefix, AuthenticatedRoom: s.AuthenticatedRoom,
+			DisconnectOnExpiry: s.ExpiryDisconnect,
 		},
 		Session:     s.session(),
 		RequireAuth: !s.AllowAnonymous,
