@@ -1,6 +1,9 @@
 package socketio
 
-import "sync/atomic"
+import (
+	"errors"
+	"sync/atomic"
+)
 
 // Event is an event received from a client.
 type Event struct {
@@ -46,17 +49,16 @@ func (e *Event) Ack(args ...any) error {
 	if !e.acked.CompareAndSwap(false, true) {
 		return ErrAlreadyAcked
 	}
+	var mirrorErr error
 	if e.mirror != nil {
-		if err := e.mirror.Emit(e.Name, args...); err != nil {
-			return err
-		}
+		mirrorErr = e.mirror.Emit(e.Name, args...)
 	}
 	if !e.wantsAck {
-		return ErrNoAck
+		return errors.Join(ErrNoAck, mirrorErr)
 	}
 	enc, err := encodeArgs(args)
 	if err != nil {
-		return err
+		return errors.Join(err, mirrorErr)
 	}
-	return e.sock.send(&message{kind: PacketAck, nsp: e.sock.nsp.name, event: e.Name, hasID: true, id: e.ackID, args: enc})
+	return errors.Join(e.sock.send(&message{kind: PacketAck, nsp: e.sock.nsp.name, event: e.Name, hasID: true, id: e.ackID, args: enc}), mirrorErr)
 }

@@ -4,6 +4,11 @@
 // "listening ADDR" once it accepts connections. With -redis URL it joins a cluster
 // over Redis (herald.Config.RedisURL) and prints "listening" only once its
 // namespace-wide subscriptions are in place.
+//
+// Identity (package auth): -jwt-secret verifies HS256 JWTs (CONNECT auth {token},
+// ?token=, Authorization: Bearer, Cookie token=); -session-secret (with -redis) also
+// identifies an Express session cookie (express-session + connect-redis, user id at
+// -session-user-path); -require-auth refuses anonymous sockets.
 package main
 
 import (
@@ -15,10 +20,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/engineio"
 	"github.com/heraldhq/herald/socketio"
 )
@@ -29,43 +36,57 @@ func main() {
 	pingInterval := flag.Duration("ping-interval", engineio.DefaultPingInterval, "Engine.IO ping interval")
 	pingTimeout := flag.Duration("ping-timeout", engineio.DefaultPingTimeout, "Engine.IO ping timeout")
 	redisURL := flag.String("redis", "", "join a cluster over this Redis (redis://host:port); empty: single node")
+	jwtSecret := flag.String("jwt-secret", "", "verify HS256 JWTs with this secret (at least 32 bytes); empty: no JWT")
+	sessionSecrets := flag.String("session-secret", "", "identify Express sessions signed with these secrets (comma-separated, newest first; needs -redis)")
+	sessionUserPath := flag.String("session-user-path", "", `dot path of the user id in the session; empty: "passport.user"`)
+	requireAuth := flag.Bool("require-auth", false, "refuse anonymous sockets")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(*addr, *redisURL, socketio.Config{
+	cfg := herald.Config{
+		Addr: *addr,
 		Engine: engineio.Config{
 			MaxPayload:   *maxPayload,
 			PingInterval: *pingInterval,
 			PingTimeout:  *pingTimeout,
 		},
-		Logger: log,
-	}); err != nil {
+		ShutdownGrace: 2 * time.Second,
+		Logger:        log,
+		RedisURL:      *redisURL,
+		Auth:          auth.Config{JWT: auth.JWTConfig{Secret: []byte(*jwtSecret)}},
+		RequireAuth:   *requireAuth,
+	}
+	if *sessionSecrets != "" {
+		cfg.Session = &auth.SessionConfig{Secrets: strings.Split(*sessionSecrets, ","), UserPath: *sessionUserPath}
+	}
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, redisURL string, cfg socketio.Config) error {
-	node, err := herald.New(herald.Config{Addr: addr, Engine: cfg.Engine, ShutdownGrace: 2 * time.Second, Logger: cfg.Logger,
-		RedisURL: redisURL})
+func run(cfg herald.Config) error {
+	node, err := herald.New(cfg)
 	if err != nil {
 		return err
 	}
 	io := node.IO()
 	sync := syncFunc(node)
 	register(io.Of("/"), sync)
+	registerIdentity(io.Of("/"), node.Auth())
 	admin := io.Of("/admin")
 	admin.Use(func(s *socketio.Socket) error {
-		var auth struct {
+		var creds struct {
 			Token string `json:"token"`
 		}
-		_ = json.Unmarshal(s.Handshake().Auth, &auth)
-		if auth.Token != "secret" {
+		_ = json.Unmarshal(s.Handshake().Auth, &creds)
+		if creds.Token != "secret" {
 			return &socketio.ConnectError{Message: "unauthorized", Data: map[string]int{"code": 401}}
 		}
 		return nil
 	})
 	register(admin, sync)
-	ln, err := net.Listen("tcp", addr)
+	registerIdentity(admin, node.Auth())
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
@@ -216,4 +237,43 @@ func register(n *socketio.Namespace, sync func() error) {
 		_ = ev.Decode(0, &closeConn)
 		s.Disconnect(closeConn)
 	})
+}
+
+// registerIdentity installs the identity events (see the contract in ../README.md). a
+// is nil when no credential is configured: the broadcasts then ack
+// {"error": "auth not configured"} and reply is a plain echo ack.
+func registerIdentity(n *socketio.Namespace, a *auth.Authenticator) {
+	// broadcast runs emit and acks (no arguments) once the broadcast is queued to
+	// local recipients and handed to the cluster bus.
+	broadcast := func(ev *socketio.Event, emit func() error) {
+		if a == nil {
+			_ = ev.Ack(map[string]string{"error": "auth not configured"})
+			return
+		}
+		if err := emit(); err != nil {
+			_ = ev.Ack(map[string]string{"error": err.Error()})
+			return
+		}
+		_ = ev.Ack()
+	}
+	n.On("to-user", func(s *socketio.Socket, ev *socketio.Event) {
+		user, _ := ev.String(0)
+		broadcast(ev, func() error { return a.ToUsers(s.Namespace(), user).Emit("user-msg", arg(ev, 1)) })
+	})
+	n.On("to-authenticated", func(s *socketio.Socket, ev *socketio.Event) {
+		broadcast(ev, func() error { return a.ToAuthenticated(s.Namespace()).Emit("auth-msg", arg(ev, 0)) })
+	})
+	n.On("to-other-tabs", func(s *socketio.Socket, ev *socketio.Event) {
+		broadcast(ev, func() error { return a.ToOtherTabs(s).Emit("tab-msg", arg(ev, 0)) })
+	})
+	n.On("me", func(s *socketio.Socket, ev *socketio.Event) {
+		_ = ev.Ack(map[string]string{"id": s.ID(), "user": s.User()})
+	})
+	// reply acks its argument; PropagateReplies also sends that reply, as a "reply"
+	// event, to the caller's other sockets (its user's other tabs, on every node).
+	reply := func(s *socketio.Socket, ev *socketio.Event) { _ = ev.Ack(arg(ev, 0)) }
+	if a != nil {
+		reply = a.PropagateReplies(reply)
+	}
+	n.On("reply", reply)
 }

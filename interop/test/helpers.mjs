@@ -1,15 +1,19 @@
 // Shared helpers for the Herald interop suite: start/stop/restart the Go test
-// server (HERALD_INTEROP_BIN), a private redis-server for the cluster tests, and
+// server (HERALD_INTEROP_BIN), a private redis-server for the cluster tests, the
+// Express session app (../session/app.mjs), HS256 JWTs made with node:crypto, and
 // small promise helpers around the official socket.io-client and ws clients.
 // Everything waits on events, never on sleeps; the only timers are failure
 // deadlines (and the retry delay while redis-server starts, which has no
 // readiness event to wait on).
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { io, Manager } from 'socket.io-client';
@@ -458,9 +462,12 @@ export async function marker(socket, label = 'marker') {
 // ---------------------------------------------------------------------------
 // Plain WebSocket helpers
 
-/** Open a plain WebSocket (ws package), register cleanup on `t`, wait for open. */
-export async function openWs(t, url) {
-  const ws = new WebSocket(url);
+/**
+ * Open a plain WebSocket (ws package), register cleanup on `t`, wait for open.
+ * `opts` go to the ws constructor, e.g. {headers: {cookie: 'token=...'}}.
+ */
+export async function openWs(t, url, opts = {}) {
+  const ws = new WebSocket(url, opts);
   t.after(() => ws.terminate());
   const queue = [];
   const waiters = [];
@@ -514,3 +521,151 @@ export const TRICKY_JSON = Object.freeze({
   nested: { a: { b: { c: { d: [1, [2, [3, { e: 'deep' }]]] } } } },
   'key with spaces & <ünïcode>': 'value',
 });
+
+// ---------------------------------------------------------------------------
+// JWTs (HS256 with node:crypto, no dependency)
+
+const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/**
+ * A compact JWS of `claims` signed with HMAC-SHA256 under `secret`. `header` may be
+ * replaced (e.g. {alg: 'none'}, which gets an empty signature).
+ */
+export function signJwt(claims, secret, header = { alg: 'HS256', typ: 'JWT' }) {
+  const input = `${b64url(header)}.${b64url(claims)}`;
+  const sig = header.alg === 'none' ? '' : createHmac('sha256', secret).update(input).digest('base64url');
+  return `${input}.${sig}`;
+}
+
+/**
+ * An HS256 JWT for user `sub`: iat `now` (seconds, default the current time), exp
+ * now + ttl (seconds, default 300; negative gives an expired token).
+ */
+export function mintJwt(secret, sub, { ttl = 300, now = Math.floor(Date.now() / 1000) } = {}) {
+  return signJwt({ sub, iat: now, exp: now + ttl }, secret);
+}
+
+// ---------------------------------------------------------------------------
+// The Express session app (../session/app.mjs: express-session + connect-redis)
+
+const SESSION_DIR = fileURLToPath(new URL('../session/', import.meta.url));
+
+/**
+ * A running ../session/app.mjs. `url` is http://127.0.0.1:PORT. It is stopped by
+ * closing its stdin (its own shutdown path), SIGKILL after a deadline.
+ */
+export class SessionApp {
+  constructor(env) {
+    this.env = env;
+    this.port = 0;
+    this.proc = null;
+    this.output = '';
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    if (!existsSync(joinPath(SESSION_DIR, 'node_modules', 'express-session'))) {
+      throw new Error(`the session app's packages are not installed: (cd ${SESSION_DIR} && npm ci)`);
+    }
+    const proc = spawn(process.execPath, ['app.mjs'], {
+      cwd: SESSION_DIR,
+      env: { ...process.env, PORT: '0', ...this.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    proc.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      this.output = (this.output + chunk).slice(-8000);
+      if (process.env.HERALD_INTEROP_VERBOSE) process.stderr.write(`[session app] ${chunk}`);
+    });
+    const lines = createInterface({ input: proc.stdout });
+    try {
+      this.port = await new Promise((resolve, reject) => {
+        const deadline = setTimeout(
+          () => reject(new Error(`session app did not print "listening" within ${START_DEADLINE_MS} ms\n${this.output}`)),
+          START_DEADLINE_MS,
+        );
+        lines.on('line', (line) => {
+          if (process.env.HERALD_INTEROP_VERBOSE) process.stderr.write(`[session app stdout] ${line}\n`);
+          const m = /^listening (\d+)$/.exec(line);
+          if (m) {
+            clearTimeout(deadline);
+            resolve(Number(m[1]));
+          }
+        });
+        proc.once('error', (err) => {
+          clearTimeout(deadline);
+          reject(new Error(`cannot start the session app: ${err.message}`));
+        });
+        proc.exited.then(({ code, signal }) => {
+          clearTimeout(deadline);
+          reject(new Error(`session app exited before listening (code ${code}, signal ${signal})\n${this.output}`));
+        });
+      });
+    } catch (err) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      throw err;
+    }
+    return this;
+  }
+
+  /** Close its stdin (it then closes its server and Redis client) and wait for exit. */
+  async stop() {
+    const proc = this.proc;
+    if (!proc) return;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.stdin.end();
+      const deadline = setTimeout(() => proc.kill('SIGKILL'), STOP_DEADLINE_MS);
+      await proc.exited;
+      clearTimeout(deadline);
+    } else {
+      await proc.exited;
+    }
+  }
+
+  /**
+   * POST /login as `user` (stored as req.session.userId when `as` is "userId", else
+   * passport's req.session.passport.user). Resolves with the Cookie header value to
+   * send back, "connect.sid=s%3A<sid>.<signature>" (or the SESSION_COOKIE name).
+   */
+  async login(user, as = 'userId') {
+    const res = await fetch(`${this.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user, as }),
+    });
+    if (!res.ok) throw new Error(`login: HTTP ${res.status}: ${await res.text()}`);
+    const name = this.env.SESSION_COOKIE ?? 'connect.sid';
+    const cookie = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .find((c) => c.startsWith(`${name}=`));
+    if (!cookie) throw new Error(`login: no ${name} in Set-Cookie: ${JSON.stringify(res.headers.getSetCookie())}`);
+    return cookie;
+  }
+
+  /** GET /me with a Cookie header: {sid, user} as express-session reads it. */
+  async me(cookie) {
+    const res = await fetch(`${this.url}/me`, { headers: cookie ? { cookie } : {} });
+    if (!res.ok) throw new Error(`me: HTTP ${res.status}`);
+    return res.json();
+  }
+
+  /** POST /logout: the session is destroyed in Redis; the cookie stays valid-looking. */
+  async logout(cookie) {
+    const res = await fetch(`${this.url}/logout`, { method: 'POST', headers: { cookie } });
+    if (!res.ok) throw new Error(`logout: HTTP ${res.status}`);
+  }
+}
+
+/**
+ * Start ../session/app.mjs with `env` (REDIS_URL and SESSION_SECRET required; see the
+ * top of app.mjs). Stop it with `await app.stop()`.
+ */
+export async function startSessionApp(env) {
+  return new SessionApp(env).start();
+}
