@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -365,12 +366,20 @@ func TestJoinInMiddleware(t *testing.T) {
 
 func TestServerMiddlewareRunsFirst(t *testing.T) {
 	srv, url := startServer(t, Config{})
+	var mu sync.Mutex // the middlewares run on the connection's goroutine
 	var order []string
-	srv.Use(func(s *Socket) error { order = append(order, "server"); return nil })
-	srv.Of("/x").Use(func(s *Socket) error { order = append(order, "nsp"); return errors.New("no") })
+	record := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	srv.Use(func(s *Socket) error { record("server"); return nil })
+	srv.Of("/x").Use(func(s *Socket) error { record("nsp"); return errors.New("no") })
 	c, _ := connect(t, url, "/", "", testclient.Options{})
 	c.SendText(t, "40/x,")
 	c.Expect(t, `44/x,{"message":"no"}`)
+	mu.Lock()
+	defer mu.Unlock()
 	if strings.Join(order, ",") != "server,server,nsp" { // "/" then "/x"
 		t.Fatalf("order %v", order)
 	}
