@@ -12,12 +12,16 @@ package herald
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/bus"
 	"github.com/heraldhq/herald/bus/redis"
@@ -76,6 +80,13 @@ type Config struct {
 	// RequireAuth refuses anonymous sockets on every namespace. The default admits
 	// them (they join no audience room); auth.RequireUser makes one namespace strict.
 	RequireAuth bool
+	// APIKeys enables the HTTP API for backends (package api, docs/API.md): the bearer
+	// keys it accepts, several so keys can rotate. Empty disables the API: its routes
+	// answer 404.
+	APIKeys []string
+	// APIAddr is the API's own listen address (for example an internal port), opened
+	// by Serve. Empty means the API shares the main listener under /api/v1/.
+	APIAddr string
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -90,6 +101,11 @@ type Node struct {
 	auth    *auth.Authenticator
 	mux     *http.ServeMux
 	http    *http.Server
+
+	api     *api.Server  // nil when the API is disabled
+	apiHTTP *http.Server // the API's own server when APIAddr is set
+	apiLn   atomic.Pointer[net.Listener]
+	apiWG   sync.WaitGroup // the API server's Serve goroutine
 }
 
 // New builds a Node. It does not listen until Serve or ListenAndServe.
@@ -140,10 +156,28 @@ func New(cfg Config) (*Node, error) {
 		if n.cluster, err = cluster.New(io, newBus, cluster.Config{Key: cfg.ClusterKey, Address: cfg.Addr, Logger: cfg.Logger}); err != nil {
 			return nil, err
 		}
+		// Be subscribed to the namespaces' channels before taking clients: until then
+		// other nodes would not count this one in their requests.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = n.cluster.Sync(ctx)
+		cancel()
+		if err != nil {
+			_ = n.cluster.Close()
+			return nil, fmt.Errorf("herald: subscribing on the cluster bus: %w", err)
+		}
 	}
 	if err := n.setupAuth(); err != nil {
 		if n.cluster != nil {
 			_ = n.cluster.Close()
+		}
+		return nil, err
+	}
+	if err := n.setupAPI(); err != nil {
+		if n.cluster != nil {
+			_ = n.cluster.Close()
+		}
+		if n.auth != nil {
+			n.auth.Close()
 		}
 		return nil, err
 	}
@@ -202,6 +236,61 @@ func (n *Node) setupAuth() error {
 	return nil
 }
 
+// setupAPI builds the HTTP API when keys are configured and mounts it on the main
+// routes, or on its own server when APIAddr is set. Without keys, its routes answer
+// 404 with a JSON error that says why.
+func (n *Node) setupAPI() error {
+	if len(n.cfg.APIKeys) == 0 {
+		n.mux.HandleFunc(api.Prefix, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":"the HTTP API is disabled (no API key configured)"}` + "\n"))
+		})
+		return nil
+	}
+	a, err := api.New(api.Config{Keys: n.cfg.APIKeys, IO: n.io, Cluster: n.cluster, Auth: n.auth, Logger: n.log})
+	if err != nil {
+		return err
+	}
+	n.api = a
+	if n.cfg.APIAddr == "" {
+		n.mux.Handle(api.Prefix, a)
+		return nil
+	}
+	n.apiHTTP = &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// API returns the node's HTTP API handler, or nil when no API key is configured.
+func (n *Node) API() *api.Server { return n.api }
+
+// APIListenAddr returns the address of the API's own listener once Serve has opened
+// it, nil otherwise (no APIAddr, or before Serve).
+func (n *Node) APIListenAddr() net.Addr {
+	if ln := n.apiLn.Load(); ln != nil {
+		return (*ln).Addr()
+	}
+	return nil
+}
+
+// serveAPI opens the API's own listener and serves it until Shutdown.
+func (n *Node) serveAPI() error {
+	ln, err := net.Listen("tcp", n.cfg.APIAddr)
+	if err != nil {
+		return err
+	}
+	n.apiLn.Store(&ln)
+	n.log.Info("herald: HTTP API listening", "addr", ln.Addr().String(), "path", api.Prefix)
+	n.apiWG.Add(1)
+	go func() {
+		defer n.apiWG.Done()
+		if err := n.apiHTTP.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("herald: HTTP API stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
 // Auth returns the node's authenticator (audience rooms, ToUsers, ToOtherTabs), or nil
 // when no credential is configured.
 func (n *Node) Auth() *auth.Authenticator { return n.auth }
@@ -220,6 +309,16 @@ func (n *Node) Config() Config { return n.cfg }
 
 // Serve accepts connections on ln until Shutdown.
 func (n *Node) Serve(ln net.Listener) error {
+	switch {
+	case n.api == nil:
+		n.log.Info("herald: HTTP API disabled (no API key configured)")
+	case n.apiHTTP != nil:
+		if err := n.serveAPI(); err != nil {
+			return err
+		}
+	default:
+		n.log.Info("herald: HTTP API on the main listener", "path", api.Prefix)
+	}
 	n.log.Info("herald: listening", "addr", ln.Addr().String(), "path", n.cfg.Path, "ws", n.cfg.PlainWSPath)
 	if err := n.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -255,6 +354,10 @@ func (n *Node) ListenAndServe(ctx context.Context) error {
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.log.Info("herald: shutting down", "sockets", n.io.Engine().Count()+n.plain.Count())
 	err := errors.Join(n.io.Shutdown(ctx), n.plain.Shutdown(ctx), n.http.Shutdown(ctx))
+	if n.apiHTTP != nil {
+		err = errors.Join(err, n.apiHTTP.Shutdown(ctx))
+		n.apiWG.Wait()
+	}
 	if n.cluster != nil {
 		err = errors.Join(err, n.cluster.Close())
 	}

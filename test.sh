@@ -37,6 +37,7 @@ fuzz FuzzDecodePayload ./engineio
 fuzz FuzzDecode ./socketio
 fuzz FuzzAppendString ./internal/jsonstr
 fuzz FuzzDecodeEnvelope ./plainws
+fuzz FuzzDecodeEmit ./api
 fuzz FuzzParsePacket ./cmd/herald-bench
 fuzz FuzzParseBenchEvent ./cmd/herald-bench
 fuzz FuzzParseSessionCookie ./auth

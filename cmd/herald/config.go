@@ -54,6 +54,8 @@ type settings struct {
 	AllowAnonymous    bool          `env:"HERALD_ALLOW_ANONYMOUS" envDefault:"true" help:"admit sockets without credentials (they join no audience room)"`
 	UserRoomPrefix    string        `env:"HERALD_USER_ROOM_PREFIX" envDefault:"user:" help:"room prefix of a user's sockets"`
 	AuthenticatedRoom string        `env:"HERALD_AUTHENTICATED_ROOM" envDefault:"authenticated" help:"room of every authenticated socket"`
+	APIKeys           []string      `env:"HERALD_API_KEYS" envSeparator:"," help:"bearer keys of the HTTP API for backends, comma-separated (several, to rotate); empty disables the API"`
+	APIAddr           string        `env:"HERALD_API_ADDR" help:"if set, serve the HTTP API on this address only (e.g. an internal 127.0.0.1:3001); empty: under /api/v1/ on the main port"`
 	jwtPublicKey      []byte        // read from JWTPublicKeyFile by loadSettings
 	Bench             bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
 }
@@ -219,6 +221,15 @@ func (s settings) validate() error {
 	for _, t := range s.Transports {
 		check(t == engineio.TransportWebSocket || t == engineio.TransportPolling, "HERALD_TRANSPORTS", "unknown transport %q (want websocket, polling)", t)
 	}
+	for i, k := range s.APIKeys {
+		// Never echo a key: name it by position.
+		check(strings.TrimSpace(k) != "", "HERALD_API_KEYS", "key %d of %d is empty", i+1, len(s.APIKeys))
+	}
+	check(s.APIAddr == "" || len(s.APIKeys) > 0, "HERALD_API_ADDR", "the API is disabled without keys: set HERALD_API_KEYS too")
+	if s.APIAddr != "" {
+		_, _, err := net.SplitHostPort(s.APIAddr)
+		check(err == nil, "HERALD_API_ADDR", "want host:port, got %q", s.APIAddr)
+	}
 	var lvl slog.Level
 	check(lvl.UnmarshalText([]byte(s.LogLevel)) == nil, "HERALD_LOG_LEVEL", "unknown level %q (want debug, info, warn, error)", s.LogLevel)
 	return errors.Join(errs...)
@@ -253,8 +264,19 @@ func (s settings) config(log *slog.Logger) herald.Config {
 		},
 		Session:     s.session(),
 		RequireAuth: !s.AllowAnonymous,
+		APIKeys:     s.apiKeys(),
+		APIAddr:     s.APIAddr,
 		Logger:      log,
 	}
+}
+
+// apiKeys returns the API keys with surrounding spaces trimmed ("a, b" is two keys).
+func (s settings) apiKeys() []string {
+	var out []string
+	for _, k := range s.APIKeys {
+		out = append(out, strings.TrimSpace(k))
+	}
+	return out
 }
 
 // session returns the Express session settings, or nil when sessions are off.

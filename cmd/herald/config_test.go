@@ -213,3 +213,50 @@ func TestAuthSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestAPISettings(t *testing.T) {
+	s, err := loadSettings(nil, nil, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := s.config(nil); cfg.APIKeys != nil || cfg.APIAddr != "" {
+		t.Fatalf("API on by default: %+v", cfg)
+	}
+	s, err = loadSettings(nil, []string{"HERALD_API_KEYS=new-key, old-key", "HERALD_API_ADDR=127.0.0.1:3001"}, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := s.config(nil); strings.Join(cfg.APIKeys, "|") != "new-key|old-key" || cfg.APIAddr != "127.0.0.1:3001" {
+		t.Fatalf("config %q %q", cfg.APIKeys, cfg.APIAddr)
+	}
+	s, err = loadSettings([]string{"-api-keys", "flag-key"}, []string{"HERALD_API_KEYS=env-key"}, new(bytes.Buffer))
+	if err != nil || strings.Join(s.config(nil).APIKeys, "|") != "flag-key" {
+		t.Fatalf("flag over env: %q %v", s.APIKeys, err)
+	}
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"HERALD_API_KEYS=a,,b"}, "HERALD_API_KEYS: key 2 of 3 is empty"},
+		{[]string{"HERALD_API_KEYS=a, "}, "HERALD_API_KEYS: key 2 of 2 is empty"},
+		{[]string{"HERALD_API_ADDR=:3001"}, "HERALD_API_ADDR: the API is disabled without keys"},
+		{[]string{"HERALD_API_KEYS=a", "HERALD_API_ADDR=3001"}, `HERALD_API_ADDR: want host:port, got "3001"`},
+	} {
+		_, err := loadSettings(nil, tt.env, new(bytes.Buffer))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.env, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "b,") {
+			t.Errorf("error echoes a key: %v", err)
+		}
+	}
+	// newNode mounts the API on the main routes.
+	s, _ = loadSettings(nil, []string{"HERALD_API_KEYS=k"}, new(bytes.Buffer))
+	node, err := newNode(s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.API() == nil {
+		t.Fatal("API not built")
+	}
+}

@@ -1,6 +1,9 @@
 // Command herald runs a Herald node: Socket.IO v5 over Engine.IO v4 at /socket.io/ and
 // a plain WebSocket {event,data} endpoint at /ws, configured from the environment
 // (HERALD_*), with flags that override it. Run `herald -help` for the list.
+//
+// `herald emit` sends one event through a node's HTTP API (docs/API.md); run
+// `herald emit -help` for its flags.
 package main
 
 import (
@@ -21,6 +24,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "emit" {
+		os.Exit(runEmit(os.Args[2:], os.Environ(), os.Stdout, os.Stderr))
+	}
 	s, err := loadSettings(os.Args[1:], os.Environ(), os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
