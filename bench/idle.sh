@@ -21,8 +21,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-PEER_DIR=$ROOT/bench/peers/socketio-node
+LOG_TAG=idle.sh
+. bench/lib.sh
 
 C=${C:-10000}
 PARALLEL=${PARALLEL:-100}
@@ -31,65 +31,19 @@ TIMEOUT=${TIMEOUT:-3m}
 PORT_BASE=${PORT_BASE:-3100}
 SERVERS=${SERVERS:-node herald}
 
-log() { echo "idle.sh: $*" >&2; }
-
-ulimit -n "$(ulimit -Hn)"
-if (( $(ulimit -n) < C + 100 )); then
-  log "open-file limit $(ulimit -n) is too low for C=$C"
-  exit 1
-fi
-
-WORK=$(mktemp -d -t herald-idle.XXXXXX)
-SERVER_PID=""
-
-stop_server() {
-  if [[ -n $SERVER_PID ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do # up to 5 s, then force
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-}
-cleanup() {
-  stop_server
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_port PORT: until something accepts on 127.0.0.1:PORT (30 s cap) while
-# the server is still alive.
-wait_port() {
-  local port=$1 deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      log "server exited before listening"
-      return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "server did not listen on $port within 30s"
-  return 1
-}
+raise_nofile $((C + 100))
 
 log "building herald-bench"
 go build -o "$WORK/herald-bench" ./cmd/herald-bench
 
 ROWS=()
 
-# measure NAME PORT: load the running server ($SERVER_PID) and add a table row.
+# measure NAME PORT PID: load the running server and add a table row.
 measure() {
-  local name=$1 port=$2 out=$WORK/$1.json rc=0
-  log "$name: $C idle connections on 127.0.0.1:$port (pid $SERVER_PID)"
+  local name=$1 port=$2 pid=$3 out=$WORK/run.json rc=0
+  log "$name: $C idle connections on 127.0.0.1:$port (pid $pid)"
   "$WORK/herald-bench" idle -url "http://127.0.0.1:$port" -c "$C" -parallel "$PARALLEL" \
-    -hold "$HOLD" -timeout "$TIMEOUT" -pids "$SERVER_PID" -json >"$out" || rc=$?
+    -hold "$HOLD" -timeout "$TIMEOUT" -pids "$pid" -json >"$out" || rc=$?
   if [[ ! -s $out ]]; then
     ROWS+=("| $name | run failed (exit $rc) | | | | |")
     return
@@ -101,19 +55,18 @@ measure() {
     console.log(`| ${process.argv[2]}${note} | ${r.connected}/${r.target} | ${f(r.server_rss_total.per_conn_kb, 2)} | ` +
       `${f(r.connect_time_ms / 1000, 2)} s | ${f(r.handshake_ms.p50)} ms | ${f(r.handshake_ms.p99)} ms |`);
   ' "$out" "$name")")
+  rm -f "$out"
 }
 
 run_node() {
   local port=$PORT_BASE
-  if [[ ! -d $PEER_DIR/node_modules ]]; then
-    log "installing the node peer (npm ci)"
-    (cd "$PEER_DIR" && npm ci --no-audit --no-fund >&2)
+  node_peer_setup
+  if start_node_peer "$port"; then
+    measure "$NODE_PEER_NAME" "$port" "$LAST_PID"
+  else
+    ROWS+=("| node | did not start | | | | |")
   fi
-  PORT=$port HOST=127.0.0.1 node "$PEER_DIR/server.mjs" >&2 &
-  SERVER_PID=$!
-  wait_port "$port"
-  measure "socket.io $(node -p 'require(process.argv[1]).version' "$PEER_DIR/node_modules/socket.io/package.json") (node $(node --version))" "$port"
-  stop_server
+  stop_all
 }
 
 run_herald() {
@@ -139,15 +92,14 @@ run_herald() {
   fi
   cmd=${cmd//\{port\}/$port}
   log "starting herald: $cmd"
-  PORT=$port HERALD_ADDR=127.0.0.1:$port bash -c "exec $cmd" >&2 &
-  SERVER_PID=$!
-  if ! wait_port "$port"; then
+  spawn env PORT=$port HERALD_ADDR=127.0.0.1:$port bash -c "exec $cmd"
+  if ! wait_port "$port" "$LAST_PID"; then
     ROWS+=("| herald | did not start | | | | |")
-    stop_server
+    stop_all
     return
   fi
-  measure "herald" "$port"
-  stop_server
+  measure "herald" "$port" "$LAST_PID"
+  stop_all
 }
 
 for s in $SERVERS; do

@@ -34,6 +34,13 @@ type Bus interface {
 	Close() error
 }
 
+// Batcher is implemented by buses that can send several messages in one round trip,
+// in order (Redis pipelining). A publisher with a backlog uses it instead of one
+// Publish per message, which would cap a busy channel at one message per round trip.
+type Batcher interface {
+	PublishBatch(ctx context.Context, msgs []Message) error
+}
+
 // Registry is implemented by buses that can keep the list of live nodes: each node
 // registers itself with a time to live and renews it; a node that stops renewing
 // (killed, partitioned) drops out when its TTL runs out. Lists are named by set so

@@ -132,6 +132,23 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 	return b.client.Do(ctx, cmd).Error()
 }
 
+// PublishBatch sends msgs in one pipelined round trip, in order.
+func (b *Bus) PublishBatch(ctx context.Context, msgs []bus.Message) error {
+	cmds := make(rueidis.Commands, 0, len(msgs))
+	for _, m := range msgs {
+		cmds = append(cmds, b.client.B().Publish().Channel(m.Channel).Message(rueidis.BinaryString(m.Payload)).Build())
+	}
+	var errs []error
+	for _, r := range b.client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ bus.Batcher = (*Bus)(nil)
+
 // NumSub returns the number of subscribers of channel (PUBSUB NUMSUB).
 func (b *Bus) NumSub(ctx context.Context, channel string) (int64, error) {
 	m, err := b.client.Do(ctx, b.client.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()

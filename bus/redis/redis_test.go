@@ -224,3 +224,23 @@ func TestProbeDetectsSilentConnection(t *testing.T) {
 		}
 	}
 }
+
+func TestPublishBatchKeepsOrder(t *testing.T) {
+	srv := testredis.Start(t)
+	a, got := newBus(t, srv.Addr)
+	ctx := context.Background()
+	a.Subscribe("ordered")
+	_ = a.Sync(ctx)
+	var msgs []bus.Message
+	for i := range 50 {
+		msgs = append(msgs, bus.Message{Channel: "ordered", Payload: []byte{byte(i)}})
+	}
+	if err := a.PublishBatch(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if m := recv(t, got); m.Payload[0] != byte(i) {
+			t.Fatalf("message %d arrived as %d", m.Payload[0], i)
+		}
+	}
+}

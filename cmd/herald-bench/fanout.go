@@ -39,6 +39,9 @@ type FanoutConfig struct {
 	HandshakeTimeout time.Duration // per connection: dial → CONNECT ack, and join → ack
 	ReadBufferSize   int           // per-connection read buffer; 4 KiB when zero
 	PIDs             []int         // server processes whose CPU to sample
+	// RedisAddr, when set (loopback HOST:PORT), is the cluster's Redis: its INFO
+	// counters are read when the window opens and closes (FanoutResult.Redis).
+	RedisAddr string
 	// Progress, when set, is called about every ProgressEvery (500 ms when zero)
 	// on RunFanout's goroutine, and once when the run ends.
 	Progress      func(FanoutProgress)
@@ -151,8 +154,23 @@ type FanoutResult struct {
 	MachineBusy PIDCPU
 	OtherCPU    PIDCPU
 	Cores       int
-	Errors      map[string]int
-	TimedOut    bool
+	// Redis is what the cluster's Redis did in the window (RedisAddr); its CPU is
+	// not part of OtherCPU. Nil without RedisAddr.
+	Redis *RedisUsage
+	// PerTarget splits delivery and latency by the target URL the subscribers
+	// connected to (subscriber i uses target i mod len(Targets)); nil with one target.
+	PerTarget []TargetResult
+	Errors    map[string]int
+	TimedOut  bool
+}
+
+// TargetResult is delivery and latency of the subscribers on one target.
+type TargetResult struct {
+	Target    string
+	Joined    int
+	Expected  int64 // Joined × Sent
+	Delivered int64
+	Latency   LatencySummary
 }
 
 // DeliveriesPerSec is unique deliveries per second of delivery time.
@@ -171,6 +189,7 @@ type subscriber struct {
 	delivered atomic.Int64 // unique messages
 
 	seen      []uint64 // bit per seq
+	joined    bool     // set by connect before publishing starts
 	dups      int64
 	reordered int64
 	bad       int64
@@ -325,6 +344,13 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 
 	// Measure: CPU before, publish, drain, CPU after.
+	var redisBefore RedisInfo
+	if cfg.RedisAddr != "" {
+		var err error
+		if redisBefore, err = SampleRedis(ctx, cfg.RedisAddr); err != nil {
+			return res, err
+		}
+	}
 	srvBefore, err := sampleCPU(cfg.PIDs)
 	if err != nil {
 		return res, err
@@ -409,6 +435,12 @@ publishing:
 	if machErr == nil {
 		machErr = err
 	}
+	var redisAfter RedisInfo
+	var redisErr error
+	if cfg.RedisAddr != "" {
+		// Not ctx: a timed-out run still gets its Redis figures.
+		redisAfter, redisErr = SampleRedis(context.Background(), cfg.RedisAddr)
+	}
 	res.Window = time.Since(windowStart)
 	if cfg.OnPublish != nil {
 		cfg.OnPublish(false)
@@ -446,11 +478,20 @@ publishing:
 	}
 	res.ServerCPUTotal = cpu(0, total)
 	res.ClientCPU = cpu(os.Getpid(), selfAfter.Sub(selfBefore))
+	var redisCPU time.Duration
+	switch {
+	case cfg.RedisAddr == "":
+	case redisErr != nil:
+		recordErr(redisErr)
+	default:
+		res.Redis = redisUsage(cfg.RedisAddr, redisBefore, redisAfter, res.Window, res.Sent, res.Delivered)
+		redisCPU = redisAfter.CPU.Sub(redisBefore.CPU).Total()
+	}
 	if machErr == nil {
 		busy := machAfter.Busy - machBefore.Busy
 		res.Cores = machAfter.Cores
 		res.MachineBusy = cpu(0, CPUTime{User: busy})
-		other := max(busy-total.Total()-selfAfter.Sub(selfBefore).Total(), 0)
+		other := max(busy-total.Total()-selfAfter.Sub(selfBefore).Total()-redisCPU, 0)
 		res.OtherCPU = cpu(0, CPUTime{User: other})
 	}
 
@@ -511,6 +552,7 @@ func (r *fanoutRun) connect(ctx context.Context, d *Dialer, clients []*Client, r
 					continue
 				}
 				clients[i] = c
+				r.subs[i].joined = true
 				joined.Add(1)
 			}
 		}()
@@ -590,6 +632,28 @@ func (r *fanoutRun) collect(res *FanoutResult, subDialer, pubDialer *Dialer, fir
 		}
 	}
 	res.Latency = counts.Summary(minNS, maxNS, sumNS)
+	if n := len(r.cfg.Targets); n > 1 {
+		for t := range n {
+			var c HistCounts
+			tr := TargetResult{Target: r.cfg.Targets[t].Base}
+			minNS, maxNS, sumNS := int64(math.MaxInt64), int64(0), int64(0)
+			for i := t; i < len(r.subs); i += n {
+				s := r.subs[i]
+				if s.joined {
+					tr.Joined++
+				}
+				s.hist.AddTo(&c)
+				tr.Delivered += s.delivered.Load()
+				if s.delivered.Load() > 0 {
+					minNS, maxNS = min(minNS, s.minNS), max(maxNS, s.maxNS)
+					sumNS += s.sumNS
+				}
+			}
+			tr.Expected = int64(tr.Joined) * res.Sent
+			tr.Latency = c.Summary(minNS, maxNS, sumNS)
+			res.PerTarget = append(res.PerTarget, tr)
+		}
+	}
 	res.Expected = int64(res.Joined) * res.Sent
 	res.Lost = res.Expected - res.Delivered
 	if lastRecv > 0 && !firstSend.IsZero() {

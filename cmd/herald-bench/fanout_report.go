@@ -55,6 +55,11 @@ func WriteFanoutTable(w io.Writer, r *FanoutResult) error {
 		row("latency", "p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms  (mean %.2fms, min %.2fms)",
 			ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max), ms(h.Mean), ms(h.Min))
 	}
+	for _, t := range r.PerTarget {
+		h := t.Latency
+		row("  on "+t.Target, "%d joined, delivered %d/%d; p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms",
+			t.Joined, t.Delivered, t.Expected, ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max))
+	}
 	drain := "complete"
 	if !r.Drained {
 		drain = "incomplete"
@@ -75,6 +80,16 @@ func WriteFanoutTable(w io.Writer, r *FanoutResult) error {
 	if r.Cores > 0 {
 		row("machine CPU", "%.2fs = %.0f%% of %d cores; other processes and kernel threads %.2fs = %.0f%% of a core",
 			r.MachineBusy.TotalSec, r.MachineBusy.Percent/float64(r.Cores), r.Cores, r.OtherCPU.TotalSec, r.OtherCPU.Percent)
+	}
+	if u := r.Redis; u != nil {
+		var calls []string
+		for _, c := range u.sortedCalls() {
+			calls = append(calls, fmt.Sprintf("%s %d", c, u.Calls[c]))
+		}
+		row("redis "+u.Addr, "%d commands = %.2f per message published (%s)", u.TotalCalls, u.CallsPerMessage, strings.Join(calls, ", "))
+		row("redis CPU", "%.2fs (user %.2f + sys %.2f) = %.0f%% of a core, %.1f µs/message, %.3f µs/delivery",
+			u.CPU.TotalSec, u.CPU.UserSec, u.CPU.SysSec, u.CPU.Percent, u.CPUPerMessageUS, u.CPU.USPerDelivery)
+		row("redis network", "in %d B, out %d B", u.NetIn, u.NetOut)
 	}
 	row("window", "%v (first send − drain end)", r.Window.Round(time.Millisecond))
 	for _, e := range sortedErrors(r.Errors) {
@@ -120,8 +135,36 @@ type fanoutJSON struct {
 	MachineBusy      PIDCPU         `json:"machine_cpu"`
 	OtherCPU         PIDCPU         `json:"other_cpu"`
 	Cores            int            `json:"cores"`
+	Redis            *redisJSON     `json:"redis,omitempty"`
+	PerTarget        []targetJSON   `json:"per_target,omitempty"`
 	Errors           map[string]int `json:"errors,omitempty"`
 	TimedOut         bool           `json:"timed_out"`
+}
+
+// redisJSON is RedisUsage: commands, CPU and bytes of the cluster's Redis in the
+// window, and per message published.
+type redisJSON struct {
+	Addr            string           `json:"addr"`
+	Calls           map[string]int64 `json:"calls"`
+	TotalCalls      int64            `json:"total_calls"`
+	CallsPerMessage float64          `json:"calls_per_message"`
+	CPU             PIDCPU           `json:"cpu"`
+	CPUPerMessageUS float64          `json:"cpu_us_per_message"`
+	NetInBytes      int64            `json:"net_in_bytes"`
+	NetOutBytes     int64            `json:"net_out_bytes"`
+}
+
+// targetJSON is TargetResult.
+type targetJSON struct {
+	Target    string      `json:"target"`
+	Joined    int         `json:"joined"`
+	Expected  int64       `json:"expected"`
+	Delivered int64       `json:"delivered"`
+	Latency   latencyJSON `json:"latency_ms"`
+}
+
+func latency(h LatencySummary) latencyJSON {
+	return latencyJSON{N: h.N, Min: ms(h.Min), Mean: ms(h.Mean), P50: ms(h.P50), P90: ms(h.P90), P99: ms(h.P99), Max: ms(h.Max)}
 }
 
 // WriteFanoutJSON prints the result as one JSON object.
@@ -130,6 +173,16 @@ func WriteFanoutJSON(w io.Writer, r *FanoutResult) error {
 	cpu := r.ServerCPU
 	if cpu == nil {
 		cpu = []PIDCPU{}
+	}
+	var redis *redisJSON
+	if u := r.Redis; u != nil {
+		redis = &redisJSON{Addr: u.Addr, Calls: u.Calls, TotalCalls: u.TotalCalls, CallsPerMessage: u.CallsPerMessage,
+			CPU: u.CPU, CPUPerMessageUS: u.CPUPerMessageUS, NetInBytes: u.NetIn, NetOutBytes: u.NetOut}
+	}
+	var targets []targetJSON
+	for _, t := range r.PerTarget {
+		targets = append(targets, targetJSON{Target: t.Target, Joined: t.Joined, Expected: t.Expected,
+			Delivered: t.Delivered, Latency: latency(t.Latency)})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -141,10 +194,10 @@ func WriteFanoutJSON(w io.Writer, r *FanoutResult) error {
 		Expected: r.Expected, Delivered: r.Delivered, Lost: r.Lost, Duplicates: r.Duplicates,
 		Reordered: r.Reordered, BadEvents: r.BadEvents,
 		DeliveryMS: ms(r.DeliveryTime), DeliveriesPerSec: r.DeliveriesPerSec(),
-		Latency:     latencyJSON{N: h.N, Min: ms(h.Min), Mean: ms(h.Mean), P50: ms(h.P50), P90: ms(h.P90), P99: ms(h.P99), Max: ms(h.Max)},
+		Latency:     latency(h),
 		Disconnects: r.Disconnects, Drained: r.Drained, DrainWaitMS: ms(r.DrainWait), WindowMS: ms(r.Window),
 		ServerCPU: cpu, ServerCPUTotal: r.ServerCPUTotal, ClientCPU: r.ClientCPU,
-		MachineBusy: r.MachineBusy, OtherCPU: r.OtherCPU, Cores: r.Cores,
+		MachineBusy: r.MachineBusy, OtherCPU: r.OtherCPU, Cores: r.Cores, Redis: redis, PerTarget: targets,
 		Errors: r.Errors, TimedOut: r.TimedOut,
 	})
 }

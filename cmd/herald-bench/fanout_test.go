@@ -237,3 +237,34 @@ func TestErrorKind(t *testing.T) {
 		}
 	}
 }
+
+// With two targets, delivery and latency are also split by target. The two servers
+// here are not clustered: only the publisher's (the first) delivers.
+func TestFanoutPerTarget(t *testing.T) {
+	a, b := startHerald(t, nil), startHerald(t, nil)
+	res, err := RunFanout(context.Background(), FanoutConfig{
+		Targets: []Target{a, b}, Subscribers: 5, Parallel: 4, Room: "fanout",
+		Rate: 50, Duration: 200 * time.Millisecond, PayloadBytes: 50,
+		Drain: 300 * time.Millisecond, Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatalf("RunFanout: %v", err)
+	}
+	if len(res.PerTarget) != 2 {
+		t.Fatalf("per target %+v", res.PerTarget)
+	}
+	pa, pb := res.PerTarget[0], res.PerTarget[1]
+	if pa.Target != a.Base || pa.Joined != 3 || pa.Expected != 30 || pa.Delivered != 30 || pa.Latency.N != 30 {
+		t.Errorf("first target %+v", pa)
+	}
+	if pb.Target != b.Base || pb.Joined != 2 || pb.Expected != 20 || pb.Delivered != 0 || pb.Latency.N != 0 {
+		t.Errorf("second target %+v", pb)
+	}
+	if res.Delivered != 30 || res.Lost != 20 || res.Drained {
+		t.Errorf("delivered %d lost %d drained %v", res.Delivered, res.Lost, res.Drained)
+	}
+	var js strings.Builder
+	if err := WriteFanoutJSON(&js, res); err != nil || !strings.Contains(js.String(), `"per_target"`) {
+		t.Errorf("json %v:\n%s", err, js.String())
+	}
+}

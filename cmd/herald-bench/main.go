@@ -161,6 +161,7 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap for the handshake and for the join ack")
 	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes")
 	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample")
+	redisFlag := fs.String("redis", "", "the cluster's Redis (loopback HOST:PORT): report its commands (INFO commandstats), CPU and bytes in the window, per message published")
 	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write this client's CPU profile (publish and drain) to the file")
 	if err := fs.Parse(args); err != nil {
@@ -198,6 +199,12 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 2
 	}
 	cfg.PIDs = pids
+	if *redisFlag != "" {
+		if cfg.RedisAddr, err = ParseRedisAddr(*redisFlag); err != nil {
+			fmt.Fprintf(stderr, "fanout: %v\n", err)
+			return 2
+		}
+	}
 	if *pubs < 1 {
 		fmt.Fprintln(stderr, "fanout: -publishers must be at least 1")
 		return 2
