@@ -36,7 +36,7 @@ func (a *Adapter) onRequest(nsp string, payload []byte) {
 		a.decodeError("request", err)
 		return
 	}
-	if id := requestID(req); id != "" {
+	if id := req.ID(); id != "" {
 		if _, mine := a.lookup(id); mine {
 			return // this node's own request: it answered itself already (onrequest checks this.requests)
 		}
@@ -90,23 +90,6 @@ func (a *Adapter) onRequest(nsp string, payload []byte) {
 			a.onBroadcastWithAck(ns, ch, r)
 		}
 	}
-}
-
-// requestID returns the id of a request that expects answers, "" otherwise.
-func requestID(r wire.Request) string {
-	switch r := r.(type) {
-	case *wire.SocketsRequest:
-		return r.RequestID
-	case *wire.AllRoomsRequest:
-		return r.RequestID
-	case *wire.FetchSocketsRequest:
-		return r.RequestID
-	case *wire.ServerSideEmitRequest:
-		return r.RequestID
-	case *wire.BroadcastRequest:
-		return r.RequestID
-	}
-	return ""
 }
 
 func selectOp(ns *socketio.Namespace, sel wire.Selector) socketio.BroadcastOperator {
@@ -301,7 +284,7 @@ func (a *Adapter) onResponse(payload []byte) {
 		a.decodeError("response", err)
 		return
 	}
-	id := responseID(resp)
+	id := resp.ID()
 	a.reqMu.Lock()
 	p := a.requests[id]
 	a.reqMu.Unlock()
@@ -312,26 +295,6 @@ func (a *Adapter) onResponse(payload []byte) {
 	case p.responses <- resp:
 	default: // the requester gave up or has all it needs
 	}
-}
-
-func responseID(r wire.Response) string {
-	switch r := r.(type) {
-	case *wire.SocketsResponse:
-		return r.RequestID
-	case *wire.AllRoomsResponse:
-		return r.RequestID
-	case *wire.RemoteDoneResponse:
-		return r.RequestID
-	case *wire.FetchSocketsResponse:
-		return r.RequestID
-	case *wire.ServerSideEmitResponse:
-		return r.RequestID
-	case *wire.BroadcastClientCountResponse:
-		return r.RequestID
-	case *wire.BroadcastAckResponse:
-		return r.RequestID
-	}
-	return ""
 }
 
 // ErrTimeout is returned, wrapped, when some nodes did not answer a request in time;

@@ -50,6 +50,9 @@ type Selector struct {
 type Request interface {
 	// Type returns the request's type.
 	Type() RequestType
+	// ID returns the request's requestId, "" for the types that carry none (the
+	// selector forms of join, leave and disconnect, and a server-side emit without ack).
+	ID() string
 	encode() ([]byte, error)
 }
 
@@ -59,6 +62,8 @@ type Response interface {
 	// Type returns the type of the request answered, or TypeBroadcastClientCount or
 	// TypeBroadcastAck.
 	Type() RequestType
+	// ID returns the requestId of the request answered.
+	ID() string
 	encode() ([]byte, error)
 }
 
@@ -248,6 +253,25 @@ func (*FetchSocketsResponse) Type() RequestType         { return TypeRemoteFetch
 func (*ServerSideEmitResponse) Type() RequestType       { return TypeServerSideEmit }
 func (*BroadcastClientCountResponse) Type() RequestType { return TypeBroadcastClientCount }
 func (*BroadcastAckResponse) Type() RequestType         { return TypeBroadcastAck }
+
+func (r *SocketsRequest) ID() string               { return r.RequestID }
+func (r *AllRoomsRequest) ID() string              { return r.RequestID }
+func (r *RemoteJoinRequest) ID() string            { return r.RequestID }
+func (r *RemoteLeaveRequest) ID() string           { return r.RequestID }
+func (r *RemoteDisconnectRequest) ID() string      { return r.RequestID }
+func (r *FetchSocketsRequest) ID() string          { return r.RequestID }
+func (r *ServerSideEmitRequest) ID() string        { return r.RequestID }
+func (r *BroadcastRequest) ID() string             { return r.RequestID }
+func (r *SocketsResponse) ID() string              { return r.RequestID }
+func (r *AllRoomsResponse) ID() string             { return r.RequestID }
+func (r *RemoteDoneResponse) ID() string           { return r.RequestID }
+func (r *FetchSocketsResponse) ID() string         { return r.RequestID }
+func (r *ServerSideEmitResponse) ID() string       { return r.RequestID }
+func (r *BroadcastClientCountResponse) ID() string { return r.RequestID }
+func (r *BroadcastAckResponse) ID() string         { return r.RequestID }
+func (*SocketsJoinRequest) ID() string             { return "" }
+func (*SocketsLeaveRequest) ID() string            { return "" }
+func (*DisconnectSocketsRequest) ID() string       { return "" }
 
 // EncodeRequest returns the bytes to publish on the request channel: JSON as
 // JSON.stringify writes it (keys in the adapter's order), or msgpack for a
