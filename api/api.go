@@ -38,6 +38,8 @@ const (
 	DefaultBodyLimit = 1_000_000
 	// DefaultTimeout bounds a request's cluster operations.
 	DefaultTimeout = 5 * time.Second
+	// DefaultWaitTimeout bounds an emit's wait for delivery counts.
+	DefaultWaitTimeout = 2 * time.Second
 	// busCheckTTL is how long a successful bus probe is trusted: an emit pays one bus
 	// round trip at most this often.
 	busCheckTTL = time.Second
@@ -65,6 +67,9 @@ type Config struct {
 	BodyLimit int64
 	// Timeout bounds a request's cluster operations (presence, nodes). Zero means 5s.
 	Timeout time.Duration
+	// WaitTimeout is how long an emit with "wait" waits for the nodes' counts when the
+	// request gives no "timeout". Zero means 2s.
+	WaitTimeout time.Duration
 	// BusCheck reports whether the cluster bus is up; an emit or disconnect answers
 	// 503 while it fails. Nil means a bus round trip (cached for 1s) when Cluster is
 	// set, and no check otherwise.
@@ -105,6 +110,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.cfg.Timeout <= 0 {
 		s.cfg.Timeout = DefaultTimeout
+	}
+	if s.cfg.WaitTimeout <= 0 {
+		s.cfg.WaitTimeout = DefaultWaitTimeout
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

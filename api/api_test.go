@@ -204,9 +204,10 @@ func TestEmitAcrossNodes(t *testing.T) {
 func testEmitAcrossNodes(t *testing.T, cfg herald.Config) {
 	cfg1 := cfg
 	cfg1.APIKeys = []string{"old-key", key}
-	_, addr1 := startNode(t, cfg1)
+	n1, addr1 := startNode(t, cfg1)
 	n2, addr2 := startNode(t, cfg)
 	base := "http://" + addr1 + "/api/v1/"
+	id1, id2 := n1.Cluster().UID(), n2.Cluster().UID()
 
 	a1 := sioClient(t, "a1", addr1, token(t, "A"))
 	b1 := sioClient(t, "b1", addr1, token(t, "B"))
@@ -234,21 +235,50 @@ func testEmitAcrossNodes(t *testing.T, cfg herald.Config) {
 	a1.conn.Expect(t, `42["hello",{"n":1,"s":"a b"}]`)
 	a2.conn.Expect(t, `{"event":"hello","data":{"n":1,"s":"a b"}}`)
 
+	onNode1 := []*client{a1, b1, anon1}
 	markers := 0
+	// check emits body (its "EV" replaced by a fresh event name) and a marker, and
+	// checks that exactly want received the event; then the same with "wait", whose
+	// counts must match the sockets that received, node by node.
 	check := func(body string, want ...*client) {
 		t.Helper()
-		markers++
-		event := "ev" + strings.Repeat("x", markers)
-		marker := "marker" + strings.Repeat("x", markers)
-		st, out, _ := call(t, "POST", base+"emit", key, strings.Replace(body, "EV", event, 1))
-		if st != http.StatusAccepted {
-			t.Fatalf("%s: %d %v", body, st, out)
-		}
-		if st, out, _ := call(t, "POST", base+"emit", key, `{"event":"`+marker+`","to":{"all":true}}`); st != http.StatusAccepted {
-			t.Fatalf("marker: %d %v", st, out)
-		}
-		for _, c := range all {
-			c.expect(t, event, marker, slices.Contains(want, c))
+		for _, wait := range []bool{false, true} {
+			markers++
+			event := "ev" + strings.Repeat("x", markers)
+			marker := "marker" + strings.Repeat("x", markers)
+			b := strings.Replace(body, "EV", event, 1)
+			if wait {
+				b = strings.Replace(b, "{", `{"wait":true,`, 1)
+			}
+			st, out, _ := call(t, "POST", base+"emit", key, b)
+			switch {
+			case !wait && st != http.StatusAccepted, wait && st != http.StatusOK:
+				t.Fatalf("%s: %d %v", b, st, out)
+			}
+			if st, out, _ := call(t, "POST", base+"emit", key, `{"event":"`+marker+`","to":{"all":true}}`); st != http.StatusAccepted {
+				t.Fatalf("marker: %d %v", st, out)
+			}
+			on1 := 0
+			for _, c := range all {
+				c.expect(t, event, marker, slices.Contains(want, c))
+				if slices.Contains(want, c) && slices.Contains(onNode1, c) {
+					on1++
+				}
+			}
+			if !wait {
+				continue
+			}
+			nodes := 0
+			for _, n := range []int{on1, len(want) - on1} {
+				if n > 0 {
+					nodes++
+				}
+			}
+			perNode := []any{map[string]any{"node": id1, "sockets": float64(on1)}, map[string]any{"node": id2, "sockets": float64(len(want) - on1)}}
+			if out["sockets"] != float64(len(want)) || out["nodes"] != float64(nodes) || out["answered"] != 2.0 || out["expected"] != 2.0 ||
+				out["complete"] != true || !jsonEqual(out["perNode"], perNode) || !jsonEqual(out["missing"], []any{}) || len(out["id"].(string)) != 32 {
+				t.Fatalf("%s: delivery %v; want %d sockets, %d on node 1 (%s), %d on node 2 (%s)", b, out, len(want), on1, id1, len(want)-on1, id2)
+			}
 		}
 	}
 	check(`{"event":"EV","to":{"all":true}}`, all...)
@@ -276,6 +306,12 @@ func testEmitAcrossNodes(t *testing.T, cfg herald.Config) {
 		t.Fatalf("old key: %d", st)
 	}
 	b1.conn.Expect(t, `42["rotated"]`)
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
 }
 
 // TestPresenceAndDisconnect: presence counts follow connects and disconnects on both

@@ -83,8 +83,10 @@ func TestBadRequests(t *testing.T) {
 		{"POST", "emit", `{"event":"x","to":{"all":true},"except":{"all":true}}`, 400, `except: unknown kind "all" (want any of rooms, sockets, users)`},
 		{"POST", "emit", `{"event":"x","to":{"all":true},"except":{"users":[1]}}`, 400, "except.users: must be an array of strings"},
 		{"POST", "emit", `{"event":"x","to":{"all":true},"data":"` + strings.Repeat("a", 200) + `"}`, 400, "body: over the limit of 200 bytes"},
-		{"POST", "emit", `{"event":"x","to":{"all":true},"wait":true}`, 501, "wait is not implemented yet"},
-		{"POST", "emit?wait=1", `{"event":"x","to":{"all":true}}`, 501, "wait is not implemented yet"},
+		{"POST", "emit", `{"event":"x","to":{"all":true},"wait":true,"timeout":0}`, 400, "timeout: must be milliseconds from 1 to 60000, got 0"},
+		{"POST", "emit?wait=1", `{"event":"x","to":{"all":true},"timeout":60001}`, 400, "timeout: must be milliseconds from 1 to 60000, got 60001"},
+		{"POST", "emit", `{"event":"x","to":{"all":true},"wait":"yes"}`, 400, "wait: must be a boolean, got string"},
+		{"POST", "emit", `{"event":"x","to":{"all":true},"timeout":1.5}`, 400, "timeout: must be an integer, got number 1.5"},
 		{"POST", "disconnect", `{"to":{"all":true},"reason":5}`, 400, "reason: must be a string, got number"},
 		{"POST", "disconnect", `{"to":{"everyone":true}}`, 400, `to: unknown kind "everyone" (want one of all, authenticated, users, rooms, sockets)`},
 		{"GET", "emit", ``, 405, "method GET not allowed; use POST"},
@@ -126,7 +128,18 @@ func TestBadRequests(t *testing.T) {
 	if nodes, _ := out["nodes"].([]any); st != 200 || len(nodes) != 1 || nodes[0].(map[string]any)["id"] != api.LocalNodeID || nodes[0].(map[string]any)["sockets"] != 1.0 {
 		t.Fatalf("nodes: %d %v", st, out)
 	}
-	if st, out, _ := call(t, "GET", base+"users/A", key, ""); st != 200 || out["online"] != true || out["sockets"] != 1.0 {
+	// A counted emit on a single node counts this node's sockets.
+	if st, out, _ := call(t, "POST", base+"emit?wait=1", key, `{"event":"counted","to":{"users":["A"]}}`); st != 200 || out["sockets"] != 1.0 ||
+		out["nodes"] != 1.0 || out["complete"] != true || !jsonEqual(out["perNode"], []any{map[string]any{"node": api.LocalNodeID, "sockets": 1}}) {
+		t.Fatalf("counted emit on a single node: %d %v", st, out)
+	}
+	c.conn.Expect(t, `42["counted"]`)
+	if st, out, _ := call(t, "POST", base+"emit", key, `{"event":"counted","to":{"users":["B"]},"wait":true}`); st != 200 || out["sockets"] != 0.0 ||
+		out["nodes"] != 0.0 || out["complete"] != true {
+		t.Fatalf("counted emit to nobody: %d %v", st, out)
+	}
+	if st, out, _ := call(t, "GET", base+"users/A", key, ""); st != 200 || out["online"] != true || out["sockets"] != 1.0 ||
+		!jsonEqual(out["nodes"], []any{map[string]any{"node": api.LocalNodeID, "sockets": 1}}) {
 		t.Fatalf("users/A on a single node: %d %v", st, out)
 	}
 }

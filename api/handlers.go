@@ -17,11 +17,38 @@ type EmitResponse struct {
 	ID string `json:"id"`
 }
 
+// DeliveryResponse is the 200 answer of POST /api/v1/emit with "wait": the delivery as
+// the nodes reported it (cluster.Delivery).
+type DeliveryResponse struct {
+	ID string `json:"id"`
+	// Nodes is how many nodes queued the event to at least one socket; Sockets how
+	// many sockets that makes, on every node that answered.
+	Nodes   int `json:"nodes"`
+	Sockets int `json:"sockets"`
+	// Answered and Expected count the nodes that reported and that were asked, this
+	// one included; Complete is Answered == Expected.
+	Answered int  `json:"answered"`
+	Expected int  `json:"expected"`
+	Complete bool `json:"complete"`
+	// PerNode is each answering node's count; a Node.js socket.io peer has node "".
+	PerNode []cluster.NodeDelivery `json:"perNode"`
+	// Missing lists the Herald nodes of the membership list that did not answer in
+	// time (Node.js peers are not listed: Expected - Answered counts them too).
+	Missing []string `json:"missing"`
+}
+
 // UserResponse is the answer of GET /api/v1/users/{id}.
 type UserResponse struct {
 	User    string `json:"user"`
 	Online  bool   `json:"online"`
 	Sockets int    `json:"sockets"`
+	// Nodes lists the nodes holding the user's sockets, with their count; a Node.js
+	// socket.io peer has node "".
+	Nodes []cluster.NodeDelivery `json:"nodes"`
+	// Complete is false when some node did not answer in time; Missing names the
+	// Herald nodes among them.
+	Complete bool     `json:"complete"`
+	Missing  []string `json:"missing,omitempty"`
 }
 
 // CountResponse is the answer of GET /api/v1/rooms/{room}/count.
@@ -49,9 +76,8 @@ func (s *Server) emit(w http.ResponseWriter, r *http.Request, log *slog.Logger) 
 		return
 	}
 	log = log.With("nsp", req.Namespace, "event", req.Event)
-	if q := r.URL.Query().Get("wait"); req.Wait || (q != "" && q != "0" && q != "false") {
-		s.refuse(w, r, log, http.StatusNotImplemented, "wait is not implemented yet")
-		return
+	if q := r.URL.Query().Get("wait"); q != "" && q != "0" && q != "false" {
+		req.Wait = true
 	}
 	if err := s.checkBus(r.Context()); err != nil {
 		log.LogAttrs(r.Context(), slog.LevelWarn, "api: emit refused: cluster bus down", slog.String("err", err.Error()))
@@ -62,6 +88,10 @@ func (s *Server) emit(w http.ResponseWriter, r *http.Request, log *slog.Logger) 
 	var args []any
 	if req.Data != nil {
 		args = []any{req.Data} // json.RawMessage: sent verbatim
+	}
+	if req.Wait {
+		s.emitCounted(w, r, log, req, rooms, except, args)
+		return
 	}
 	n, err := s.cfg.IO.Of(req.Namespace).To(rooms...).Except(except...).EmitCount(req.Event, args...)
 	if errors.Is(err, socketio.ErrReservedEvent) {
@@ -77,6 +107,50 @@ func (s *Server) emit(w http.ResponseWriter, r *http.Request, log *slog.Logger) 
 	log.LogAttrs(r.Context(), slog.LevelInfo, "api: emit", slog.String("id", id), slog.String("to", req.To.Kind),
 		slog.Int("local", n))
 	writeJSON(w, http.StatusAccepted, EmitResponse{ID: id})
+}
+
+// emitCounted emits and answers with the delivery accounting (cluster.EmitCounted),
+// waiting at most the request's timeout (Config.WaitTimeout by default) for the nodes'
+// counts.
+func (s *Server) emitCounted(w http.ResponseWriter, r *http.Request, log *slog.Logger, req *EmitRequest, rooms, except []string, args []any) {
+	timeout := req.Timeout
+	if timeout == 0 {
+		timeout = s.cfg.WaitTimeout
+	}
+	var d cluster.Delivery
+	var err error
+	if s.cfg.Cluster == nil {
+		var n int
+		n, err = s.cfg.IO.Of(req.Namespace).To(rooms...).Except(except...).EmitCount(req.Event, args...)
+		d = cluster.Delivery{Sockets: n, Nodes: []cluster.NodeDelivery{{ID: LocalNodeID, Sockets: n}}, Expected: 1}
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		d, err = s.cfg.Cluster.EmitCounted(ctx, req.Namespace, rooms, except, req.Event, args...)
+		cancel()
+	}
+	switch {
+	case errors.Is(err, socketio.ErrReservedEvent):
+		s.refuse(w, r, log, http.StatusBadRequest, "event: "+err.Error())
+		return
+	case err != nil:
+		log.LogAttrs(r.Context(), slog.LevelWarn, "api: counted emit failed", slog.String("err", err.Error()))
+		writeError(w, http.StatusServiceUnavailable, "cluster bus is down; the event reached this node's sockets at most")
+		return
+	}
+	id := newID()
+	resp := DeliveryResponse{ID: id, Nodes: d.Delivered(), Sockets: d.Sockets, Answered: len(d.Nodes), Expected: d.Expected,
+		Complete: d.Complete(), PerNode: d.Nodes, Missing: d.Missing}
+	if resp.Missing == nil {
+		resp.Missing = []string{}
+	}
+	level := slog.LevelInfo
+	if !resp.Complete {
+		level = slog.LevelWarn
+	}
+	log.LogAttrs(r.Context(), level, "api: emit", slog.String("id", id), slog.String("to", req.To.Kind), slog.Bool("wait", true),
+		slog.Int("sockets", d.Sockets), slog.Int("answered", len(d.Nodes)), slog.Int("expected", d.Expected),
+		slog.Any("missing", d.Missing))
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // disconnect handles POST /api/v1/disconnect. This node's sockets get the reason; the
@@ -131,12 +205,32 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request, log *slog.Logger) 
 		return
 	}
 	id := r.PathValue("id")
-	n, err := s.count(r.Context(), nsp, s.userRoom(id))
-	if err != nil {
-		s.unavailable(w, r, log, err)
-		return
+	room := s.userRoom(id)
+	var d cluster.Delivery
+	if s.cfg.Cluster == nil {
+		n := 0
+		if ns := s.cfg.IO.Namespace(nsp); ns != nil {
+			n = ns.RoomSize(room)
+		}
+		d = cluster.Delivery{Sockets: n, Nodes: []cluster.NodeDelivery{{ID: LocalNodeID, Sockets: n}}, Expected: 1}
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+		var err error
+		d, err = s.cfg.Cluster.CountSockets(ctx, nsp, []string{room}, nil)
+		cancel()
+		if err != nil {
+			s.unavailable(w, r, log, err)
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, UserResponse{User: id, Online: n > 0, Sockets: n})
+	resp := UserResponse{User: id, Online: d.Sockets > 0, Sockets: d.Sockets, Nodes: []cluster.NodeDelivery{},
+		Complete: d.Complete(), Missing: d.Missing}
+	for _, nd := range d.Nodes {
+		if nd.Sockets > 0 {
+			resp.Nodes = append(resp.Nodes, nd)
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // roomCount handles GET /api/v1/rooms/{room}/count.

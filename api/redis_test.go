@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,33 +23,13 @@ func TestPresenceAfterKill(t *testing.T) {
 	redis := testredis.Start(t)
 	n1, addr1 := startNode(t, herald.Config{RedisURL: redis.Addr, APIKeys: []string{key}})
 	base := "http://" + addr1 + "/api/v1/"
-	bin := filepath.Join(t.TempDir(), "herald")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/herald").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "HERALD_REDIS_URL="+redis.Addr, "HERALD_HOST=127.0.0.1", fmt.Sprintf("PORT=%d", port),
-		"HERALD_LOG_LEVEL=warn", "HERALD_JWT_SECRET="+string(secret))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, addr2 := startProcess(t, redis.Addr)
 	killed := false
 	t.Cleanup(func() {
 		if !killed {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
-	})
-	addr2 := fmt.Sprintf("127.0.0.1:%d", port)
-	testclient.WaitFor(t, func() bool {
-		c, err := net.Dial("tcp", addr2)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
 	})
 	sioClient(t, "a1", addr1, token(t, "A"))
 	sioClient(t, "a2", addr2, token(t, "A"))
@@ -78,6 +59,90 @@ func TestPresenceAfterKill(t *testing.T) {
 		t.Fatalf("the killed node counted for %v (TTL 3s)", d)
 	}
 	_ = n1
+}
+
+// startProcess builds cmd/herald and runs it as a node on redisAddr with the test's
+// JWT secret; it returns the process (the caller kills it) and its host:port.
+func startProcess(t *testing.T, redisAddr string) (*exec.Cmd, string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "herald")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/herald").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "HERALD_REDIS_URL="+redisAddr, "HERALD_HOST=127.0.0.1", fmt.Sprintf("PORT=%d", port),
+		"HERALD_LOG_LEVEL=warn", "HERALD_JWT_SECRET="+string(secret))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	testclient.WaitFor(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return cmd, addr
+}
+
+// TestWaitNamesSilentNode: a node that is alive on the bus but does not answer (a
+// stopped process: its Redis connection stays open) is waited for until the emit's
+// timeout, then named in "missing"; the answer still counts what the others reached.
+func TestWaitNamesSilentNode(t *testing.T) {
+	redis := testredis.Start(t)
+	n1, addr1 := startNode(t, herald.Config{RedisURL: redis.Addr, APIKeys: []string{key}})
+	base := "http://" + addr1 + "/api/v1/"
+	cmd, addr2 := startProcess(t, redis.Addr)
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	a1 := sioClient(t, "a1", addr1, token(t, "A"))
+	a2 := sioClient(t, "a2", addr2, token(t, "A"))
+	var id2 string
+	testclient.WaitFor(t, func() bool {
+		st, out, _ := call(t, "GET", base+"nodes", key, "")
+		nodes, _ := out["nodes"].([]any)
+		for _, n := range nodes {
+			if id := n.(map[string]any)["id"].(string); id != n1.Cluster().UID() {
+				id2 = id
+			}
+		}
+		return st == http.StatusOK && len(nodes) == 2
+	})
+	st, out, _ := call(t, "POST", base+"emit", key, `{"event":"one","to":{"users":["A"]},"wait":true}`)
+	if st != http.StatusOK || out["sockets"] != 2.0 || out["nodes"] != 2.0 || out["complete"] != true {
+		t.Fatalf("counted emit, both nodes up: %d %v", st, out)
+	}
+	a1.conn.Expect(t, `42["one"]`)
+	a2.conn.Expect(t, `42["one"]`)
+	if st, out, _ := call(t, "GET", base+"users/A", key, ""); st != http.StatusOK || out["complete"] != true ||
+		!jsonEqual(out["nodes"], []any{map[string]any{"node": n1.Cluster().UID(), "sockets": 1}, map[string]any{"node": id2, "sockets": 1}}) {
+		t.Fatalf("users/A: %d %v", st, out)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	st, out, _ = call(t, "POST", base+"emit", key, `{"event":"two","to":{"users":["A"]},"wait":true,"timeout":300}`)
+	if st != http.StatusOK || out["sockets"] != 1.0 || out["answered"] != 1.0 || out["expected"] != 2.0 || out["complete"] != false ||
+		!jsonEqual(out["missing"], []any{id2}) {
+		t.Fatalf("counted emit, node 2 stopped: %d %v", st, out)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("answered after %v, before the 300ms timeout", d)
+	}
+	a1.conn.Expect(t, `42["two"]`)
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	a2.conn.Expect(t, `42["two"]`) // delivered once it runs again
 }
 
 // TestBusDown: with Redis gone, emits and disconnects answer 503 and presence answers

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // DefaultNamespace is the namespace of a request that names none.
@@ -49,8 +50,14 @@ type EmitRequest struct {
 	Data   json.RawMessage
 	To     Target
 	Except Exclusion
-	Wait   bool
+	// Wait asks for delivery accounting: the answer waits for every node's count.
+	Wait bool
+	// Timeout bounds that wait; zero means the server's default (Config.WaitTimeout).
+	Timeout time.Duration
 }
+
+// MaxWaitTimeout is the largest "timeout" an emit may ask for.
+const MaxWaitTimeout = time.Minute
 
 // DisconnectRequest is a decoded POST /api/v1/disconnect body.
 type DisconnectRequest struct {
@@ -76,6 +83,7 @@ type emitBody struct {
 	To        json.RawMessage `json:"to"`
 	Except    json.RawMessage `json:"except"`
 	Wait      *bool           `json:"wait"`
+	Timeout   *int64          `json:"timeout"`
 }
 
 type disconnectBody struct {
@@ -122,6 +130,13 @@ func DecodeEmit(b []byte) (*EmitRequest, error) {
 		return nil, err
 	}
 	req.Wait = body.Wait != nil && *body.Wait
+	if body.Timeout != nil {
+		ms := *body.Timeout
+		if ms < 1 || ms > MaxWaitTimeout.Milliseconds() {
+			return nil, badf("timeout: must be milliseconds from 1 to %d, got %d", MaxWaitTimeout.Milliseconds(), ms)
+		}
+		req.Timeout = time.Duration(ms) * time.Millisecond
+	}
 	return req, nil
 }
 
@@ -188,6 +203,8 @@ func kindName(k string) string {
 		return "a boolean"
 	case "slice":
 		return "an array"
+	case "int", "int64":
+		return "an integer"
 	}
 	return "a " + k
 }

@@ -430,6 +430,38 @@ func TestMixedClusterWithNode(t *testing.T) {
 		}
 	})
 
+	// EmitCounted: both Herald nodes answer with their id and count, the Node server
+	// with its count and no id; Herald clients get a plain event, the Node client one
+	// with an ack id (the Node adapter treats the request as emitWithAck).
+	run("EmitCounted", func(t *testing.T) {
+		a, _ := connectSID(t, h1, "s8-room")
+		b, _ := connectSID(t, h2, "s8-room")
+		c, _ := connectSID(t, h2)
+		p.join(t, "s8-room")
+		got, err := h1.a.EmitCounted(context.Background(), "/", []string{"s8-room"}, nil, "counted", 8, []byte{8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*testclient.Conn{a, b} {
+			expectBinaryEvent(t, x, `451-["counted",8,{"_placeholder":true,"num":0}]`, []byte{8})
+		}
+		p.expectClientAck(t, "counted", `[8,{"$bin":"08"}]`)
+		ids := map[string]int{}
+		for _, nd := range got.Nodes {
+			ids[nd.ID] = nd.Sockets
+		}
+		want := map[string]int{h1.a.UID(): 1, h2.a.UID(): 1, "": 1}
+		if got.Sockets != 3 || got.Expected != 3 || !got.Complete() || len(got.Nodes) != 3 || !reflect.DeepEqual(ids, want) {
+			t.Errorf("EmitCounted(s8-room) = %+v; want 3 sockets, one on each of h1, h2 and the Node server (no id)", got)
+		}
+		_ = h2.io.Of("/").Emit("s8-marker")
+		for _, x := range []*testclient.Conn{a, b, c} {
+			x.Expect(t, `42["s8-marker"]`) // c got nothing before it
+		}
+		p.expectClient(t, "s8-marker", `[]`)
+		p.call(t, "leave", map[string]any{"rooms": []string{"s8-room"}})
+	})
+
 	// BroadcastWithAck must return as soon as every ack is in, whichever comes last:
 	// here the remote nodes' counts and acks all arrive first, the local client's ack
 	// last.

@@ -80,13 +80,17 @@ func (a *Adapter) onRequest(nsp string, payload []byte) {
 		for _, s := range local {
 			out = append(out, remoteSocket(s))
 		}
-		respond(&wire.FetchSocketsResponse{RequestID: r.RequestID, Sockets: out})
+		respond(&wire.FetchSocketsResponse{RequestID: r.RequestID, Sockets: out, UID: a.uid})
 	case *wire.ServerSideEmitRequest:
 		if r.UID != a.uid {
 			a.onServerSideEmit(ch, r)
 		}
 	case *wire.BroadcastRequest:
-		if r.UID != a.uid {
+		switch {
+		case r.UID == a.uid:
+		case r.CountOnly:
+			a.onCountedBroadcast(ns, ch, r)
+		default:
 			a.onBroadcastWithAck(ns, ch, r)
 		}
 	}
@@ -370,27 +374,57 @@ func (a *Adapter) withTimeout(ctx context.Context) (context.Context, context.Can
 // node: this node's first, then the other nodes' as they answer. When some nodes do
 // not answer within the request timeout, it returns what arrived with ErrTimeout.
 func (a *Adapter) FetchSockets(ctx context.Context, nsp string, rooms, except []string) ([]wire.RemoteSocket, error) {
+	var out []wire.RemoteSocket
+	_, err := a.fetch(ctx, nsp, rooms, except, func(_ string, s []wire.RemoteSocket) { out = append(out, s...) })
+	return out, err
+}
+
+// CountSockets counts the sockets of nsp in any of rooms (all when empty), minus
+// those in except, on every node, and says where they are (Delivery.Nodes, with a
+// node's count). Nodes that do not answer within the request timeout are in Missing
+// when they are registered Herald nodes; the error is then nil. It fails only when
+// the bus does.
+func (a *Adapter) CountSockets(ctx context.Context, nsp string, rooms, except []string) (Delivery, error) {
+	var d Delivery
+	expected, err := a.fetch(ctx, nsp, rooms, except, func(uid string, s []wire.RemoteSocket) {
+		d.Sockets += len(s)
+		d.Nodes = append(d.Nodes, NodeDelivery{ID: uid, Sockets: len(s)})
+	})
+	d.Expected = expected
+	if err != nil && !errors.Is(err, ErrTimeout) {
+		return d, err
+	}
+	if !d.Complete() {
+		d.Missing = a.silent(d.Nodes)
+	}
+	return d, nil
+}
+
+// fetch sends a FETCH_SOCKETS request and passes each node's answer to each, this
+// node's first; it returns how many nodes were asked, this one included.
+func (a *Adapter) fetch(ctx context.Context, nsp string, rooms, except []string, each func(uid string, s []wire.RemoteSocket)) (int, error) {
 	ctx, cancel := a.withTimeout(ctx)
 	defer cancel()
-	var out []wire.RemoteSocket
+	var local []wire.RemoteSocket
 	for _, s := range a.io.Of(nsp).To(rooms...).Except(except...).Sockets() {
-		out = append(out, remoteSocket(s))
+		local = append(local, remoteSocket(s))
 	}
+	each(a.uid, local)
 	n, err := a.others(ctx, nsp)
 	if err != nil || n == 0 {
-		return out, err
+		return 1, err
 	}
 	id := base64id.New()
 	got := 0
 	err = a.request(ctx, nsp, id, &wire.FetchSocketsRequest{UID: a.uid, RequestID: id, Opts: wire.Selector{Rooms: rooms, Except: except}}, n,
 		func(r wire.Response) bool {
 			if f, ok := r.(*wire.FetchSocketsResponse); ok {
-				out = append(out, f.Sockets...)
+				each(f.UID, f.Sockets)
 				got++
 			}
 			return got == n
 		})
-	return out, err
+	return 1 + n, err
 }
 
 // AllRooms returns the rooms of nsp on every node (socket-id rooms included).

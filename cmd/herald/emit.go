@@ -27,8 +27,9 @@ func (l *listFlag) Set(v string) error {
 const emitUsage = `Usage: herald emit -event NAME [-data JSON] (-to-all | -to-authenticated | -to-user ID... | -to-room R... | -to-socket SID...) [flags]
 
 Sends one event through a Herald node's HTTP API (POST /api/v1/emit) and prints the
-JSON answer. Exits 1 when the API refuses the request or cannot be reached, 2 on a
-usage error. The key comes from -key or HERALD_API_KEY.
+JSON answer: {"id"} or, with -wait, the delivery counts ({"nodes","sockets",
+"perNode","missing",...}). Exits 1 when the API refuses the request or cannot be
+reached, 2 on a usage error. The key comes from -key or HERALD_API_KEY.
 
 `
 
@@ -50,6 +51,8 @@ func runEmit(args, environ []string, stdout, stderr io.Writer) int {
 	toAll := fs.Bool("to-all", false, "send to every socket of the namespace")
 	toAuth := fs.Bool("to-authenticated", false, "send to every authenticated socket")
 	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
+	wait := fs.Bool("wait", false, "wait for the nodes' delivery counts and print them (\"wait\": true)")
+	waitTimeout := fs.Duration("wait-timeout", 0, "with -wait, how long the node waits for the others' counts (0: the node's default, 2s)")
 	var toUsers, toRooms, toSockets, exUsers, exRooms, exSockets listFlag
 	fs.Var(&toUsers, "to-user", "send to this user's sockets (repeatable)")
 	fs.Var(&toRooms, "to-room", "send to this room (repeatable)")
@@ -96,6 +99,18 @@ func runEmit(args, environ []string, stdout, stderr io.Writer) int {
 		return usage("give exactly one of -to-all, -to-authenticated, -to-user, -to-room, -to-socket")
 	}
 	body := map[string]any{"namespace": *nsp, "event": *event, "to": to}
+	if *wait {
+		body["wait"] = true
+		if *waitTimeout != 0 {
+			ms := waitTimeout.Milliseconds()
+			if ms < 1 || *waitTimeout%time.Millisecond != 0 {
+				return usage("-wait-timeout must be a whole number of milliseconds, at least 1ms: %v", *waitTimeout)
+			}
+			body["timeout"] = ms
+		}
+	} else if *waitTimeout != 0 {
+		return usage("-wait-timeout needs -wait")
+	}
 	if *data != "" {
 		if !json.Valid([]byte(*data)) {
 			return usage("-data is not valid JSON: %q", *data)

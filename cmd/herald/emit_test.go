@@ -56,6 +56,14 @@ func TestEmitCommand(t *testing.T) {
 		api.auth != "Bearer k2" || api.body["namespace"] != "/chat" || api.body["data"] != nil || api.body["to"].(map[string]any)["all"] != true {
 		t.Fatalf("exit %d, request %q %v", code, api.auth, api.body)
 	}
+	// -wait asks for the delivery counts, with the node's wait bounded by -wait-timeout.
+	if code, _, _ := run([]string{"HERALD_API_KEY=k"}, "-url", hs.URL, "-event", "e", "-to-room", "r", "-wait", "-wait-timeout", "250ms"); code != 0 ||
+		api.body["wait"] != true || api.body["timeout"] != 250.0 {
+		t.Fatalf("-wait: exit %d, request %v", code, api.body)
+	}
+	if code, _, _ := run([]string{"HERALD_API_KEY=k"}, "-url", hs.URL, "-event", "e", "-to-all"); code != 0 || api.body["wait"] != nil || api.body["timeout"] != nil {
+		t.Fatalf("without -wait: exit %d, request %v", code, api.body)
+	}
 	// An HTTP error: the answer is printed, the exit code is 1.
 	api.status, api.answer = 401, `{"error":"missing or wrong API key (Authorization: Bearer <key>)"}`
 	code, out, errs = run([]string{"HERALD_API_KEY=bad"}, "-url", hs.URL, "-event", "e", "-to-authenticated")
@@ -82,6 +90,8 @@ func TestEmitCommand(t *testing.T) {
 		{[]string{"HERALD_API_KEY=k"}, []string{"-event", "e", "-to-all", "-data", "{x"}, "-data is not valid JSON"},
 		{[]string{"HERALD_API_KEY=k"}, []string{"-event", "e", "-to-all", "stray"}, `unexpected argument "stray"`},
 		{nil, []string{"-bogus"}, "flag provided but not defined"},
+		{[]string{"HERALD_API_KEY=k"}, []string{"-event", "e", "-to-all", "-wait-timeout", "1s"}, "-wait-timeout needs -wait"},
+		{[]string{"HERALD_API_KEY=k"}, []string{"-event", "e", "-to-all", "-wait", "-wait-timeout", "1500us"}, "whole number of milliseconds"},
 	} {
 		code, _, errs := run(tc.env, append([]string{"-url", hs.URL}, tc.args...)...)
 		if code != 2 || !strings.Contains(errs, tc.want) {
@@ -116,6 +126,15 @@ func TestEmitCommandReachesSocket(t *testing.T) {
 		t.Fatalf("exit %d: %s %s", code, out.String(), errs.String())
 	}
 	c.Expect(t, `{"event":"ping-all","data":[1,"two"]}`)
+	out.Reset()
+	if code := runEmit([]string{"-url", hs.URL, "-event", "counted", "-to-all", "-wait"}, []string{"HERALD_API_KEY=k"}, &out, &errs); code != 0 {
+		t.Fatalf("-wait: exit %d: %s %s", code, out.String(), errs.String())
+	}
+	var d struct{ Sockets, Nodes int }
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil || d.Sockets != 1 || d.Nodes != 1 {
+		t.Fatalf("-wait printed %q (%v), want one socket on one node", out.String(), err)
+	}
+	c.Expect(t, `{"event":"counted"}`)
 	c.Close()
 	testclient.WaitFor(t, func() bool { return node.IO().Of("/").Count() == 0 })
 }

@@ -153,11 +153,17 @@ type ServerSideEmitRequest struct {
 // acknowledgements (emitWithAck). Every other node answers with one
 // BroadcastClientCountResponse, even for zero clients, then one BroadcastAckResponse
 // per client ack. Opts.Flags.Timeout is the sender's timeout.
+//
+// CountOnly is Herald's extension (key "countOnly", absent when false): the sender
+// wants each node's delivery count, not client acks. Herald nodes then deliver a
+// plain event (no ack id) and answer with the count alone; Node peers ignore the key
+// and answer as for any BROADCAST (their clients see an ack id they need not use).
 type BroadcastRequest struct {
 	UID       string
 	RequestID string
 	Packet    Packet
 	Opts      Options
+	CountOnly bool
 }
 
 func (*SocketsRequest) Type() RequestType           { return TypeSockets }
@@ -194,9 +200,12 @@ type RemoteDoneResponse struct {
 }
 
 // FetchSocketsResponse answers a FetchSocketsRequest with the node's selected sockets.
+// UID is Herald's extension (key "uid", absent when empty): the answering node, so the
+// requester can say where the sockets are. Node peers send none.
 type FetchSocketsResponse struct {
 	RequestID string
 	Sockets   []RemoteSocket
+	UID       string
 }
 
 // RemoteSocket describes a socket on another node, as RemoteSocket in socket.io and
@@ -233,10 +242,12 @@ type ServerSideEmitResponse struct {
 }
 
 // BroadcastClientCountResponse (type 8) tells the sender of a BroadcastRequest how many
-// client acknowledgements to expect from this node.
+// client acknowledgements to expect from this node. UID is Herald's extension (key
+// "uid", absent when empty): the answering node. Node peers send none.
 type BroadcastClientCountResponse struct {
 	RequestID   string
 	ClientCount int
+	UID         string
 }
 
 // BroadcastAckResponse (type 9, msgpack) carries one client's acknowledgement of a
@@ -457,6 +468,8 @@ func decodeBroadcastRequest(b []byte, lim *Limits) (Request, error) {
 		case "opts":
 			req.Opts, err = r.options(lim)
 			haveOpts = true
+		case "countOnly":
+			req.CountOnly, err = r.boolean()
 		default:
 			err = r.skip(lim.MaxDepth)
 		}
@@ -495,7 +508,11 @@ func decodeJSONResponse(b []byte, pending func(string) (RequestType, bool)) (Res
 			if err == nil && n < 0 {
 				err = fmt.Errorf("%w: clientCount %d", ErrMalformed, n)
 			}
-			return &BroadcastClientCountResponse{RequestID: id, ClientCount: int(n)}, err
+			if err != nil {
+				return nil, err
+			}
+			uid, err := o.str("uid", false)
+			return &BroadcastClientCountResponse{RequestID: id, ClientCount: int(n), UID: uid}, err
 		case TypeBroadcastAck:
 			return nil, fmt.Errorf("%w: a BROADCAST_ACK response is msgpack, not JSON", ErrMalformed)
 		}
@@ -522,7 +539,10 @@ func decodeJSONResponse(b []byte, pending func(string) (RequestType, bool)) (Res
 		return &RemoteDoneResponse{RequestID: id, Of: typ}, nil
 	case TypeRemoteFetch:
 		r := &FetchSocketsResponse{RequestID: id}
-		r.Sockets, err = o.remoteSockets("sockets")
+		if r.Sockets, err = o.remoteSockets("sockets"); err != nil {
+			return nil, err
+		}
+		r.UID, err = o.str("uid", false)
 		return r, err
 	case TypeServerSideEmit:
 		return &ServerSideEmitResponse{RequestID: id, Data: o.raw("data")}, nil
@@ -688,6 +708,7 @@ type wireBroadcastRequest struct {
 	Type      int         `msgpack:"type"`
 	Packet    wirePacket  `msgpack:"packet"`
 	Opts      wireOptions `msgpack:"opts"`
+	CountOnly bool        `msgpack:"countOnly,omitempty"`
 }
 
 func (r *BroadcastRequest) encode() ([]byte, error) {
@@ -697,6 +718,7 @@ func (r *BroadcastRequest) encode() ([]byte, error) {
 		Type:      int(TypeBroadcast),
 		Packet:    newWirePacket(&r.Packet),
 		Opts:      newWireOptions(&r.Opts),
+		CountOnly: r.CountOnly,
 	})
 }
 
@@ -765,7 +787,8 @@ func (r *FetchSocketsResponse) encode() ([]byte, error) {
 	return marshalJSON(struct {
 		RequestID string             `json:"requestId"`
 		Sockets   []wireRemoteSocket `json:"sockets"`
-	}{r.RequestID, sockets})
+		UID       string             `json:"uid,omitempty"`
+	}{r.RequestID, sockets, r.UID})
 }
 
 func (r *ServerSideEmitResponse) encode() ([]byte, error) {
@@ -781,7 +804,8 @@ func (r *BroadcastClientCountResponse) encode() ([]byte, error) {
 		Type        RequestType `json:"type"`
 		RequestID   string      `json:"requestId"`
 		ClientCount int         `json:"clientCount"`
-	}{r.Type(), r.RequestID, r.ClientCount})
+		UID         string      `json:"uid,omitempty"`
+	}{r.Type(), r.RequestID, r.ClientCount, r.UID})
 }
 
 // wireBroadcastAck is the msgpack map of a BROADCAST_ACK response, keys in the

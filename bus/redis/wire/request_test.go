@@ -286,3 +286,72 @@ func TestRequestTypeString(t *testing.T) {
 		t.Errorf("String = %q", got)
 	}
 }
+
+// TestHeraldExtensions round-trips the keys Herald adds for its own peers (countOnly,
+// uid), which Node peers ignore, and checks that their absence decodes as before.
+func TestHeraldExtensions(t *testing.T) {
+	req := &BroadcastRequest{UID: "h1", RequestID: "r1", CountOnly: true,
+		Packet: Packet{Nsp: "/", Data: jsonArgs(nil, `"order.shipped"`, `{"id":7}`)},
+		Opts:   Options{Rooms: []string{"user:42"}, Except: []string{"x"}}}
+	b, err := EncodeRequest(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("\xa9countOnly\xc3")) {
+		t.Errorf("encoded count-only request has no countOnly:true: %x", b)
+	}
+	got, err := DecodeRequest(b, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, req) {
+		t.Fatalf("decoded %#v\nwant %#v", got, req)
+	}
+	req.CountOnly = false
+	if b, _ = EncodeRequest(req); bytes.Contains(b, []byte("countOnly")) {
+		t.Errorf("a plain BROADCAST request carries countOnly: %x", b)
+	}
+	if _, err := DecodeRequest(bytes.Replace(mustEncode(t, &BroadcastRequest{UID: "h", RequestID: "r", CountOnly: true,
+		Packet: Packet{Nsp: "/", Data: jsonArgs(nil, `"e"`)}}), []byte("\xa9countOnly\xc3"), []byte("\xa9countOnly\x01"), 1), Limits{}); err == nil {
+		t.Error("countOnly:1 decoded without error")
+	}
+
+	pending := func(string) (RequestType, bool) { return TypeRemoteFetch, true }
+	for _, resp := range []Response{
+		&BroadcastClientCountResponse{RequestID: "r1", ClientCount: 3, UID: "h2"},
+		&FetchSocketsResponse{RequestID: "r2", UID: "h2", Sockets: []RemoteSocket{{ID: "s1", Rooms: []string{"s1"},
+			Handshake: Handshake{Headers: json.RawMessage(`{}`), Query: json.RawMessage(`{}`), Auth: json.RawMessage(`{}`)}}}},
+	} {
+		b, err := EncodeResponse(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte(`"uid":"h2"`)) {
+			t.Errorf("%T encoded without its uid: %s", resp, b)
+		}
+		got, err := DecodeResponse(b, Limits{}, pending)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, resp) {
+			t.Errorf("decoded %#v\nwant %#v", got, resp)
+		}
+	}
+	for _, bad := range []string{
+		`{"type":8,"requestId":"a","clientCount":1,"uid":7}`,
+		`{"requestId":"a","sockets":[],"uid":null}`,
+	} {
+		if _, err := DecodeResponse([]byte(bad), Limits{}, pending); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+func mustEncode(t *testing.T, r Request) []byte {
+	t.Helper()
+	b, err := EncodeRequest(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
