@@ -89,37 +89,6 @@ RUN_NO=0
 PORT1=$PORT_BASE
 PORT2=$((PORT_BASE + 1))
 
-# start_cluster SERVER: a fresh Redis and two nodes of SERVER on it; sets PID1, PID2
-# and NAME. Fails (nonzero) if any does not start.
-start_cluster() {
-  start_redis || return 1
-  local redis=127.0.0.1:$REDIS_PORT i port
-  PID1="" PID2=""
-  for i in 1 2; do
-    port=$((PORT_BASE + i - 1))
-    case $1 in
-    herald)
-      NAME=herald
-      start_herald "$port" "$redis" "${DEBUG_PORT_BASE:+127.0.0.1:$((DEBUG_PORT_BASE + i - 1))}" || return 1
-      ;;
-    node)
-      NAME=$NODE_PEER_NAME
-      start_node_peer "$port" "$redis" || return 1
-      ;;
-    esac
-    printf -v "PID$i" %s "$LAST_PID"
-  done
-  # Both adapters' subscriptions are in place before the first subscriber dials.
-  local deadline=$((SECONDS + 10)) subs
-  while ((SECONDS < deadline)); do
-    subs=$(redis-cli -p "$REDIS_PORT" client list | grep -cE ' (sub=[1-9]|psub=[1-9])' || true)
-    ((subs >= 2)) && return 0
-    sleep 0.05
-  done
-  log "the nodes did not both subscribe on Redis within 10s"
-  return 1
-}
-
 # bench_run OUT URLS RATE SUBSCRIBERS: one herald-bench fanout run on the cluster.
 bench_run() {
   local out=$1 urls=$2 rate=$3 c=$4 rc=0

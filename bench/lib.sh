@@ -1,4 +1,4 @@
-# Shell functions shared by the bench scripts (fanout.sh, cluster.sh, idle.sh).
+# Shell functions shared by the bench scripts (fanout.sh, cluster.sh, idle.sh, users.sh).
 # Source it after `cd` to the repository root and after setting LOG_TAG:
 #
 #   LOG_TAG=fanout.sh; . bench/lib.sh
@@ -206,6 +206,43 @@ start_redis() {
   done
   log "redis-server on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
 }
+
+# start_cluster SERVER: a fresh private Redis and two nodes of SERVER (herald or node)
+# on it, node i on 127.0.0.1:PORT_BASE+i-1 (Herald node i with pprof on
+# DEBUG_PORT_BASE+i-1 when DEBUG_PORT_BASE is set); sets PID1, PID2 and NAME. Returns
+# once both nodes have subscribed on Redis; fails (nonzero) if any does not start.
+start_cluster() {
+  start_redis || return 1
+  local redis=127.0.0.1:$REDIS_PORT i port
+  PID1="" PID2=""
+  for i in 1 2; do
+    port=$((PORT_BASE + i - 1))
+    case $1 in
+    herald)
+      NAME=herald
+      start_herald "$port" "$redis" "${DEBUG_PORT_BASE:+127.0.0.1:$((DEBUG_PORT_BASE + i - 1))}" || return 1
+      ;;
+    node)
+      NAME=$NODE_PEER_NAME
+      start_node_peer "$port" "$redis" || return 1
+      ;;
+    esac
+    printf -v "PID$i" %s "$LAST_PID"
+  done
+  # Both adapters' subscriptions are in place before the first subscriber dials.
+  local deadline=$((SECONDS + 10)) subs
+  while ((SECONDS < deadline)); do
+    subs=$(redis-cli -p "$REDIS_PORT" client list | grep -cE ' (sub=[1-9]|psub=[1-9])' || true)
+    ((subs >= 2)) && return 0
+    sleep 0.05
+  done
+  log "the nodes did not both subscribe on Redis within 10s"
+  return 1
+}
+
+# random_secret: 32 random characters (base64 of 24 bytes), for a JWT secret or an
+# API key that lives for one script run.
+random_secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
 
 # redis_rx PID PORT: bytes PID has received on its TCP connections to
 # 127.0.0.1:PORT (the kernel's tcp_info bytes_received, summed; `ss -tinp`), then the

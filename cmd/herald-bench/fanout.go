@@ -1,8 +1,10 @@
 package main
 
-// The fanout scenario: C subscribers join one room, publishers broadcast to it
-// at a fixed rate, and every subscriber measures each message's latency
-// (arrival − the send stamp in its payload) and checks its sequence numbers.
+// The fanout scenario: C subscribers join one room, messages to it go out at a
+// fixed rate through the chosen publish path (publish.go: a publisher
+// connection, the HTTP API or the Redis emitter format), and every subscriber
+// measures each message's latency (arrival − the send stamp in its payload) and
+// checks its sequence numbers.
 //
 // The per-message path runs on the subscriber's reader goroutine and touches
 // only that subscriber's state: a parse that stops once it has t and seq, one
@@ -15,12 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/bus/redis/wire"
 )
 
 // FanoutConfig configures one fanout run.
@@ -29,7 +31,8 @@ type FanoutConfig struct {
 	Namespace        string        // "/bench" when empty
 	Room             string        // "" broadcasts to the whole namespace (null room); no join then
 	Subscribers      int           // connections that receive
-	Publishers       int           // connections that send; 1 when zero
+	Publishers       int           // senders at once (PublishConfig); 1 when zero
+	Publish          PublishConfig // the publish path; the client path when zero
 	Parallel         int           // dials in flight
 	Rate             float64       // messages per second, over all publishers
 	Duration         time.Duration // publishing time; Rate×Duration messages (rounded) are sent
@@ -40,8 +43,12 @@ type FanoutConfig struct {
 	ReadBufferSize   int           // per-connection read buffer; 4 KiB when zero
 	PIDs             []int         // server processes whose CPU to sample
 	// RedisAddr, when set (loopback HOST:PORT), is the cluster's Redis: its INFO
-	// counters are read when the window opens and closes (FanoutResult.Redis).
+	// counters are read when the window opens and closes (FanoutResult.Redis),
+	// the run waits for every node's subscription to the room before the first
+	// send (waitSubscribed), and the emitter path publishes there.
 	RedisAddr string
+	// ReadyTimeout bounds that wait; 10 s when zero.
+	ReadyTimeout time.Duration
 	// Progress, when set, is called about every ProgressEvery (500 ms when zero)
 	// on RunFanout's goroutine, and once when the run ends.
 	Progress      func(FanoutProgress)
@@ -90,10 +97,11 @@ func (cfg *FanoutConfig) validate() error {
 	if cfg.Timeout <= cfg.Duration+cfg.Drain {
 		return fmt.Errorf("-timeout (%v) must exceed -duration + -drain (%v)", cfg.Timeout, cfg.Duration+cfg.Drain)
 	}
-	return nil
+	return cfg.Publish.validate(cfg.RedisAddr)
 }
 
-// FanoutProgress is a snapshot of a running fanout.
+// FanoutProgress is a snapshot of a running fanout or users run (Joined then
+// counts connected devices, and Expected the deliveries due for what was sent).
 type FanoutProgress struct {
 	Phase            string // "connect", "publish", "drain", "done"
 	Joined, Target   int    // subscribers joined / wanted
@@ -105,6 +113,7 @@ type FanoutProgress struct {
 	Elapsed          time.Duration // since the phase started
 	Disconnects      int64
 	ClientCPUPercent float64 // since the last snapshot (100 = one core)
+	WrongUser        int64   // users: deliveries to a device of another user
 }
 
 // PIDCPU is the CPU one server process used during the measurement window.
@@ -119,44 +128,34 @@ type PIDCPU struct {
 
 // FanoutResult is what a fanout run measured.
 type FanoutResult struct {
-	Targets        []string
-	Namespace      string
-	Room           string
-	Subscribers    int // wanted
-	Joined         int // connected and joined (the audience)
-	Publishers     int
-	Rate           float64
-	Duration       time.Duration
-	PayloadBytes   int // actual size of each payload object
-	Planned        int64
-	Sent           int64
-	PublishTime    time.Duration // first send → last send
-	Expected       int64         // Joined × Sent
-	Delivered      int64         // unique (subscriber, seq) pairs received
-	Lost           int64         // Expected − Delivered
-	Duplicates     int64
-	Reordered      int64 // arrivals with a lower seq than the previous one
-	BadEvents      int64 // events that were not a parseable bench message of this run
-	DeliveryTime   time.Duration
-	Latency        LatencySummary
-	Disconnects    int64 // subscribers or publishers dropped by the server
-	Drained        bool  // every subscriber had every message before the drain timeout
-	DrainWait      time.Duration
-	Window         time.Duration // CPU sampling window: before the first send → after the drain
-	ServerCPU      []PIDCPU
-	ServerCPUTotal PIDCPU // sums; PID 0
-	ClientCPU      PIDCPU // this process; PID is ours
-	// MachineBusy is the CPU the whole machine used in the window (all cores;
-	// Percent is of one core, so 200 = two cores busy), and OtherCPU what is
-	// left of it after the servers and this client: other processes and the
-	// kernel's own threads (ksoftirqd). A large OtherCPU means the run shared
-	// the machine with something else. Zero when /proc/stat is unreadable.
-	MachineBusy PIDCPU
-	OtherCPU    PIDCPU
-	Cores       int
-	// Redis is what the cluster's Redis did in the window (RedisAddr); its CPU is
-	// not part of OtherCPU. Nil without RedisAddr.
-	Redis *RedisUsage
+	Targets      []string
+	Namespace    string
+	Room         string
+	Publish      string // the publish path
+	Subscribers  int    // wanted
+	Joined       int    // connected and joined (the audience)
+	Publishers   int
+	Rate         float64
+	Duration     time.Duration
+	PayloadBytes int // actual size of each payload object
+	Planned      int64
+	Sent         int64         // sent without error
+	SendErrors   int64         // sends that failed (publishing stops at the first)
+	PublishTime  time.Duration // first send → last send
+	Expected     int64         // Joined × Sent
+	Delivered    int64         // unique (subscriber, seq) pairs received
+	Lost         int64         // Expected − Delivered
+	Duplicates   int64
+	Reordered    int64 // arrivals with a lower seq than the previous one
+	BadEvents    int64 // events that were not a parseable bench message of this run
+	DeliveryTime time.Duration
+	Latency      LatencySummary
+	Disconnects  int64 // subscribers or publishers dropped by the server
+	Drained      bool  // every subscriber had every message before the drain timeout
+	DrainWait    time.Duration
+	// Usage is the CPU and Redis figures of the window (before the first send →
+	// after the drain), per delivery.
+	Usage
 	// PerTarget splits delivery and latency by the target URL the subscribers
 	// connected to (subscriber i uses target i mod len(Targets)); nil with one target.
 	PerTarget []TargetResult
@@ -227,7 +226,7 @@ type fanoutRun struct {
 	subs    []*subscriber
 	pending atomic.Int64  // joined subscribers that still miss messages
 	allDone chan struct{} // closed when pending reaches 0 after publishing started
-	sent    atomic.Int64
+	pacer   *pacer        // set before publishing starts
 }
 
 // onEvent runs on a subscriber's reader goroutine for every EVENT.
@@ -273,6 +272,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	if cfg.Publishers == 0 {
 		cfg.Publishers = 1
 	}
+	cfg.Publish.normalize()
 	if cfg.ReadBufferSize <= 0 {
 		cfg.ReadBufferSize = 4096
 	}
@@ -289,30 +289,25 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		r.subs[i] = &subscriber{seen: make([]uint64, words), lastSeq: -1, minNS: math.MaxInt64}
 	}
 	res := &FanoutResult{
-		Namespace: cfg.Namespace, Room: cfg.Room, Subscribers: cfg.Subscribers, Publishers: cfg.Publishers,
-		Rate: cfg.Rate, Duration: cfg.Duration, Planned: r.planned, Errors: map[string]int{},
+		Namespace: cfg.Namespace, Room: cfg.Room, Publish: cfg.Publish.Path, Subscribers: cfg.Subscribers,
+		Publishers: cfg.Publishers, Rate: cfg.Rate, Duration: cfg.Duration, Planned: r.planned, Errors: map[string]int{},
 		PayloadBytes: len(AppendPayload(nil, time.Now().UnixNano(), r.planned-1, cfg.PayloadBytes)),
 	}
 	for _, t := range cfg.Targets {
 		res.Targets = append(res.Targets, t.Base)
 	}
-	var errMu sync.Mutex
-	recordErr := func(err error) {
-		errMu.Lock()
-		defer errMu.Unlock()
-		msg := errorKind(err)
-		if _, ok := res.Errors[msg]; !ok && len(res.Errors) >= maxErrorKinds {
-			msg = "(other errors)"
-		}
-		res.Errors[msg]++
-	}
+	errs := newErrorCounter(res.Errors)
 
 	subDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout,
 		ReadBufferSize: cfg.ReadBufferSize, OnEvent: r.onEvent}
 	pubDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout}
 	subs := make([]*Client, cfg.Subscribers)
 	var pubs []*Client
+	var pub publisher
 	defer func() {
+		if pub != nil {
+			pub.close()
+		}
 		for _, c := range slices.Concat(subs, pubs) {
 			if c != nil {
 				c.Close()
@@ -323,7 +318,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}()
 
 	// Connect and join.
-	joined := r.connect(ctx, subDialer, subs, recordErr, res)
+	joined := r.connect(ctx, subDialer, subs, errs.add)
 	res.Joined = joined
 	if ctx.Err() != nil {
 		res.TimedOut = true
@@ -333,54 +328,62 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		return res, errors.New("no subscriber could connect and join")
 	}
 	r.pending.Store(int64(joined))
-	for j := range cfg.Publishers {
-		hs, cancelHS := context.WithTimeout(ctx, handshakeTimeout(cfg.HandshakeTimeout))
-		c, err := pubDialer.Dial(hs, cfg.Targets[j%len(cfg.Targets)].WSURL)
-		cancelHS()
-		if err != nil {
-			return res, fmt.Errorf("publisher %d: %w", j, err)
+	if cfg.Publish.Path == PublishClient {
+		for j := range cfg.Publishers {
+			hs, cancelHS := context.WithTimeout(ctx, handshakeTimeout(cfg.HandshakeTimeout))
+			c, err := pubDialer.Dial(hs, cfg.Targets[j%len(cfg.Targets)].WSURL)
+			cancelHS()
+			if err != nil {
+				return res, fmt.Errorf("publisher %d: %w", j, err)
+			}
+			pubs = append(pubs, c)
 		}
-		pubs = append(pubs, c)
 	}
+	var err error
+	pub, err = newPublisher(cfg.Publish, cfg.Publishers, publishSpec{
+		clock: r.clock, nsp: cfg.Namespace, payloadBytes: cfg.PayloadBytes,
+		audiences: []audience{{room: cfg.Room}}, pick: func(int64) int { return 0 },
+	}, cfg.RedisAddr, cfg.Targets, pubs)
+	if err != nil {
+		return res, err
+	}
+	if err := pub.prepare(ctx); err != nil {
+		return res, fmt.Errorf("publish path %s: %w", cfg.Publish.Path, err)
+	}
+	if cfg.RedisAddr != "" {
+		// Every node that holds a subscriber must be subscribed to the room's
+		// channel before the first send, or its first messages are lost.
+		ch := wire.NewChannels(cfg.Publish.ClusterKey, cfg.Namespace)
+		want := map[string]int{ch.ForBroadcast(roomList(cfg.Room)): distinctTargets(subs, len(cfg.Targets), nil)}
+		if err := waitSubscribed(ctx, cfg.RedisAddr, want, cfg.ReadyTimeout); err != nil {
+			errs.add(err)
+		}
+	}
+	r.pacer = newPacer(r.clock, cfg.Rate, r.planned, pub)
 
 	// Measure: CPU before, publish, drain, CPU after.
-	var redisBefore RedisInfo
-	if cfg.RedisAddr != "" {
-		var err error
-		if redisBefore, err = SampleRedis(ctx, cfg.RedisAddr); err != nil {
-			return res, err
-		}
-	}
-	srvBefore, err := sampleCPU(cfg.PIDs)
+	win, err := openUsageWindow(ctx, cfg.PIDs, cfg.RedisAddr)
 	if err != nil {
 		return res, err
 	}
-	selfBefore, err := SelfCPUTime()
-	if err != nil {
-		return res, err
-	}
-	machBefore, machErr := ReadMachineCPU()
 	if cfg.OnPublish != nil {
 		cfg.OnPublish(true)
 	}
-	windowStart := time.Now()
+	pubDone := make(chan paceResult, 1)
+	go func() { pubDone <- r.pacer.run(ctx) }()
 
-	type pubResult struct {
-		sent        int64
-		first, last time.Time
-		err         error
-	}
-	pubDone := make(chan pubResult, 1)
-	go func() {
-		var pr pubResult
-		pr.sent, pr.first, pr.last, pr.err = r.publish(ctx, pubs)
-		pubDone <- pr
-	}()
-
-	prog := &fanoutProgress{r: r, fn: cfg.Progress, joined: joined, dialers: []*Dialer{subDialer, pubDialer}}
+	prog := &fanoutProgress{fn: cfg.Progress, joined: joined, target: cfg.Subscribers, planned: r.planned,
+		sent: &r.pacer.sent, dialers: []*Dialer{subDialer, pubDialer},
+		snapshot: func(c *HistCounts) (delivered, expected, wrong int64) {
+			for _, s := range r.subs {
+				delivered += s.delivered.Load()
+				s.hist.AddTo(c)
+			}
+			return delivered, int64(joined) * r.pacer.sent.Load(), 0
+		}}
 	tick := time.NewTicker(cfg.ProgressEvery)
 	defer tick.Stop()
-	var pr pubResult
+	var pr paceResult
 	prog.phase("publish")
 publishing:
 	for {
@@ -391,57 +394,25 @@ publishing:
 			prog.report()
 		}
 	}
-	res.Sent = pr.sent
+	res.Sent, res.SendErrors = pr.sent, pr.failed
 	if pr.sent > 0 {
 		res.PublishTime = pr.last.Sub(pr.first)
 	}
 	if pr.err != nil && ctx.Err() == nil {
-		recordErr(fmt.Errorf("publish: %w", pr.err))
+		errs.add(fmt.Errorf("publish: %w", pr.err))
 	}
 
 	// Drain: every subscriber has every message, or the drain timeout.
 	drainStart := time.Now()
 	prog.phase("drain")
-	drain := time.NewTimer(cfg.Drain)
-	defer drain.Stop()
 	if pr.sent == r.planned {
-	draining:
-		for {
-			select {
-			case <-r.allDone:
-				res.Drained = true
-				break draining
-			case <-drain.C:
-				break draining
-			case <-ctx.Done():
-				res.TimedOut = true
-				break draining
-			case <-tick.C:
-				prog.report()
-			}
-		}
+		res.Drained, res.TimedOut = waitDrain(ctx, r.allDone, cfg.Drain, tick.C, prog.report)
 	}
 	res.DrainWait = time.Since(drainStart)
 
-	srvAfter, err := sampleCPU(cfg.PIDs)
-	if err != nil {
+	if err := win.close(); err != nil {
 		return res, err
 	}
-	selfAfter, err := SelfCPUTime()
-	if err != nil {
-		return res, err
-	}
-	machAfter, err := ReadMachineCPU()
-	if machErr == nil {
-		machErr = err
-	}
-	var redisAfter RedisInfo
-	var redisErr error
-	if cfg.RedisAddr != "" {
-		// Not ctx: a timed-out run still gets its Redis figures.
-		redisAfter, redisErr = SampleRedis(context.Background(), cfg.RedisAddr)
-	}
-	res.Window = time.Since(windowStart)
 	if cfg.OnPublish != nil {
 		cfg.OnPublish(false)
 	}
@@ -459,40 +430,10 @@ publishing:
 	subs, pubs = nil, nil
 
 	r.collect(res, subDialer, pubDialer, pr.first)
-	cpu := func(pid int, used CPUTime) PIDCPU {
-		p := PIDCPU{PID: pid, UserSec: used.User.Seconds(), SysSec: used.Sys.Seconds(), TotalSec: used.Total().Seconds()}
-		if res.Window > 0 {
-			p.Percent = 100 * p.TotalSec / res.Window.Seconds()
-		}
-		if res.Delivered > 0 {
-			p.USPerDelivery = 1e6 * p.TotalSec / float64(res.Delivered)
-		}
-		return p
-	}
-	var total CPUTime
-	for i, pid := range cfg.PIDs {
-		used := srvAfter[i].Sub(srvBefore[i])
-		total.User += used.User
-		total.Sys += used.Sys
-		res.ServerCPU = append(res.ServerCPU, cpu(pid, used))
-	}
-	res.ServerCPUTotal = cpu(0, total)
-	res.ClientCPU = cpu(os.Getpid(), selfAfter.Sub(selfBefore))
-	var redisCPU time.Duration
-	switch {
-	case cfg.RedisAddr == "":
-	case redisErr != nil:
-		recordErr(redisErr)
-	default:
-		res.Redis = redisUsage(cfg.RedisAddr, redisBefore, redisAfter, res.Window, res.Sent, res.Delivered)
-		redisCPU = redisAfter.CPU.Sub(redisBefore.CPU).Total()
-	}
-	if machErr == nil {
-		busy := machAfter.Busy - machBefore.Busy
-		res.Cores = machAfter.Cores
-		res.MachineBusy = cpu(0, CPUTime{User: busy})
-		other := max(busy-total.Total()-selfAfter.Sub(selfBefore).Total()-redisCPU, 0)
-		res.OtherCPU = cpu(0, CPUTime{User: other})
+	var redisErr error
+	res.Usage, redisErr = win.usage(res.Sent, res.Delivered)
+	if redisErr != nil {
+		errs.add(redisErr)
 	}
 
 	switch {
@@ -502,6 +443,48 @@ publishing:
 		return res, fmt.Errorf("publish stopped after %d/%d messages: %w", pr.sent, r.planned, pr.err)
 	}
 	return res, nil
+}
+
+// waitDrain waits until done is closed (drained), the drain timeout passes, or
+// ctx ends (timedOut); report runs on every tick.
+func waitDrain(ctx context.Context, done <-chan struct{}, drain time.Duration, tick <-chan time.Time, report func()) (drained, timedOut bool) {
+	t := time.NewTimer(drain)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return true, false
+		case <-t.C:
+			return false, false
+		case <-ctx.Done():
+			return false, true
+		case <-tick:
+			report()
+		}
+	}
+}
+
+// roomList is the rooms of a broadcast to room ("" is the whole namespace).
+func roomList(room string) []string {
+	if room == "" {
+		return nil
+	}
+	return []string{room}
+}
+
+// distinctTargets counts the targets that hold at least one of the connected
+// clients (client i on target i mod n) for which keep(i) is true (all when nil).
+func distinctTargets(clients []*Client, n int, keep func(i int) bool) int {
+	seen := make([]bool, n)
+	count := 0
+	for i, c := range clients {
+		if c == nil || (keep != nil && !keep(i)) || seen[i%n] {
+			continue
+		}
+		seen[i%n] = true
+		count++
+	}
+	return count
 }
 
 // localAddr matches the "127.0.0.1:40312->" of a net error, which would make
@@ -520,98 +503,38 @@ func handshakeTimeout(d time.Duration) time.Duration {
 
 // connect dials the subscribers, Parallel at a time, and has each join the
 // room (waiting for the ack). It returns how many joined.
-func (r *fanoutRun) connect(ctx context.Context, d *Dialer, clients []*Client, recordErr func(error), res *FanoutResult) int {
+func (r *fanoutRun) connect(ctx context.Context, d *Dialer, clients []*Client, recordErr func(error)) int {
 	cfg := r.cfg
-	var next, joined, failed atomic.Int64
-	var workers sync.WaitGroup
-	for range min(cfg.Parallel, cfg.Subscribers) {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Subscribers || ctx.Err() != nil {
-					return
-				}
-				c, err := d.DialIndex(ctx, cfg.Targets[i%len(cfg.Targets)].WSURL, i)
-				if err == nil && cfg.Room != "" {
-					hs, cancel := context.WithTimeout(ctx, handshakeTimeout(cfg.HandshakeTimeout))
-					var ack []byte
-					ack, err = c.Call(hs, "join", cfg.Room)
-					cancel()
-					if err == nil && string(ack) != `["ok"]` {
-						err = fmt.Errorf("join: unexpected ack %s", truncate(ack))
-					}
-					if err != nil {
-						c.Close()
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					recordErr(err)
-					continue
-				}
-				clients[i] = c
-				r.subs[i].joined = true
-				joined.Add(1)
-			}
-		}()
+	phase := connectPhase{Dialer: d, Targets: cfg.Targets, Clients: clients, Parallel: cfg.Parallel,
+		OnError: recordErr, Every: cfg.ProgressEvery}
+	if cfg.Room != "" {
+		phase.After = func(ctx context.Context, c *Client) error { return joinRoom(ctx, c, cfg.Room, cfg.HandshakeTimeout) }
 	}
-	workersDone := make(chan struct{})
-	go func() { workers.Wait(); close(workersDone) }()
-	start := time.Now()
-	report := func(done bool) {
-		if cfg.Progress != nil {
-			cfg.Progress(FanoutProgress{Phase: "connect", Joined: int(joined.Load()), Target: cfg.Subscribers,
-				Planned: r.planned, Elapsed: time.Since(start), Disconnects: d.Stats.Disconnects.Load()})
+	if cfg.Progress != nil {
+		phase.Progress = func(p connectProgress) {
+			cfg.Progress(FanoutProgress{Phase: "connect", Joined: p.Connected, Target: cfg.Subscribers,
+				Planned: r.planned, Elapsed: p.Elapsed, Disconnects: d.Stats.Disconnects.Load()})
 		}
 	}
-	tick := time.NewTicker(cfg.ProgressEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-workersDone:
-			report(true)
-			return int(joined.Load())
-		case <-tick.C:
-			report(false)
+	cr := phase.run(ctx)
+	for i, c := range clients {
+		if c != nil {
+			r.subs[i].joined = true
 		}
 	}
+	return cr.Connected
 }
 
-// publish sends the planned messages at cfg.Rate, message k going out at
-// k/Rate after the start on publisher k mod len(pubs). A ticker (one tick per
-// message, but at least 1 ms apart) wakes it; each wake sends whatever is due,
-// so a late wake catches up instead of stretching the run.
-func (r *fanoutRun) publish(ctx context.Context, pubs []*Client) (sent int64, first, last time.Time, err error) {
-	frame := NewBroadcastFrame(r.cfg.Namespace, r.cfg.Room, r.cfg.PayloadBytes)
-	interval := max(time.Duration(float64(time.Second)/r.cfg.Rate), time.Millisecond)
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	start := time.Now()
-	for sent < r.planned {
-		due := min(r.planned, int64(time.Since(start).Seconds()*r.cfg.Rate)+1)
-		for ; sent < due; sent++ {
-			now := r.clock.now()
-			if sent == 0 {
-				first = r.clock.time(now)
-			}
-			if err := pubs[sent%int64(len(pubs))].WriteText(frame.Append(now, sent)); err != nil {
-				return sent, first, last, err
-			}
-			last = r.clock.time(now)
-			r.sent.Store(sent + 1)
-		}
-		if sent == r.planned {
-			break
-		}
-		select {
-		case <-ticker.C:
-		case <-ctx.Done():
-			return sent, first, last, ctx.Err()
-		}
+// joinRoom has c join room through the bench namespace's "join" event and waits
+// for its "ok" ack.
+func joinRoom(ctx context.Context, c *Client, room string, timeout time.Duration) error {
+	hs, cancel := context.WithTimeout(ctx, handshakeTimeout(timeout))
+	defer cancel()
+	ack, err := c.Call(hs, "join", room)
+	if err == nil && string(ack) != `["ok"]` {
+		err = fmt.Errorf("join: unexpected ack %s", truncate(ack))
 	}
-	return sent, first, last, nil
+	return err
 }
 
 // collect sums the subscribers' state into res. Every reader has ended.
@@ -662,18 +585,22 @@ func (r *fanoutRun) collect(res *FanoutResult, subDialer, pubDialer *Dialer, fir
 	res.Disconnects = subDialer.Stats.Disconnects.Load() + pubDialer.Stats.Disconnects.Load()
 }
 
-// fanoutProgress builds FanoutProgress snapshots.
+// fanoutProgress builds FanoutProgress snapshots (of fanout and users runs).
 type fanoutProgress struct {
-	r       *fanoutRun
-	fn      func(FanoutProgress)
-	joined  int
-	dialers []*Dialer
-	name    string
-	start   time.Time
-	lastAt  time.Time
-	lastN   int64
-	lastCPU CPUTime
-	counts  HistCounts // reused: 16.5 KiB
+	fn             func(FanoutProgress)
+	joined, target int
+	planned        int64
+	sent           *atomic.Int64
+	dialers        []*Dialer
+	// snapshot adds the receivers' histograms to c and returns the unique
+	// deliveries, the deliveries due for what was sent, and wrong-user ones.
+	snapshot func(c *HistCounts) (delivered, expected, wrong int64)
+	name     string
+	start    time.Time
+	lastAt   time.Time
+	lastN    int64
+	lastCPU  CPUTime
+	counts   HistCounts // reused: 16.5 KiB
 }
 
 func (p *fanoutProgress) phase(name string) {
@@ -690,18 +617,13 @@ func (p *fanoutProgress) report() {
 		return
 	}
 	now := time.Now()
-	var delivered int64
 	p.counts = HistCounts{}
-	for _, s := range p.r.subs {
-		delivered += s.delivered.Load()
-		s.hist.AddTo(&p.counts)
-	}
-	sent := p.r.sent.Load()
+	delivered, expected, wrong := p.snapshot(&p.counts)
 	snap := FanoutProgress{
-		Phase: p.name, Joined: p.joined, Target: p.r.cfg.Subscribers,
-		Sent: sent, Planned: p.r.planned, Delivered: delivered,
-		Expected: int64(p.joined) * sent, P99: p.counts.Percentile(99),
-		Elapsed: now.Sub(p.start),
+		Phase: p.name, Joined: p.joined, Target: p.target,
+		Sent: p.sent.Load(), Planned: p.planned, Delivered: delivered,
+		Expected: expected, P99: p.counts.Percentile(99),
+		Elapsed: now.Sub(p.start), WrongUser: wrong,
 	}
 	for _, d := range p.dialers {
 		snap.Disconnects += d.Stats.Disconnects.Load()

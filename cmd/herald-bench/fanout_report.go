@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// fanoutProgressPrinter draws a one-line, self-overwriting status on a terminal.
+// fanoutProgressPrinter draws a one-line, self-overwriting status on a terminal
+// (fanout and users).
 func fanoutProgressPrinter(w io.Writer) func(FanoutProgress) {
 	return func(p FanoutProgress) {
 		switch p.Phase {
@@ -20,6 +21,9 @@ func fanoutProgressPrinter(w io.Writer) func(FanoutProgress) {
 				p.Phase, p.Sent, p.Planned, p.Delivered, p.Expected, p.RatePerSec, ms(p.P99), p.ClientCPUPercent)
 			if p.Disconnects > 0 {
 				fmt.Fprintf(w, "  dropped %d", p.Disconnects)
+			}
+			if p.WrongUser > 0 {
+				fmt.Fprintf(w, "  WRONG USER %d", p.WrongUser)
 			}
 		}
 		if p.Phase == "done" {
@@ -45,9 +49,10 @@ func WriteFanoutTable(w io.Writer, r *FanoutResult) error {
 	}
 	row("targets", "%s", strings.Join(r.Targets, ", "))
 	row("namespace / room", "%s / %s", r.Namespace, room)
-	row("subscribers", "%d/%d joined, %d publisher(s)", r.Joined, r.Subscribers, r.Publishers)
-	row("published", "%d/%d messages of %d B at %.0f/s over %v (took %v)", r.Sent, r.Planned, r.PayloadBytes,
-		r.Rate, r.Duration, r.PublishTime.Round(time.Millisecond))
+	row("subscribers", "%d/%d joined", r.Joined, r.Subscribers)
+	row("publish path", "%s, %s", r.Publish, formatPublishers(r.Publish, r.Publishers))
+	row("published", "%d/%d messages of %d B at %.0f/s over %v (took %v)%s", r.Sent, r.Planned, r.PayloadBytes,
+		r.Rate, r.Duration, r.PublishTime.Round(time.Millisecond), sendErrors(r.SendErrors))
 	row("delivered", "%d/%d (%.3f%%)", r.Delivered, r.Expected, pct(r.Delivered, r.Expected))
 	row("lost / duplicates", "%d / %d  (reordered %d, bad %d)", r.Lost, r.Duplicates, r.Reordered, r.BadEvents)
 	row("deliveries/s", "%.0f (first send → last delivery %v)", r.DeliveriesPerSec(), r.DeliveryTime.Round(time.Millisecond))
@@ -66,31 +71,7 @@ func WriteFanoutTable(w io.Writer, r *FanoutResult) error {
 	}
 	row("drain", "%s after %v", drain, r.DrainWait.Round(time.Millisecond))
 	row("dropped by server", "%d", r.Disconnects)
-	for _, p := range r.ServerCPU {
-		row(fmt.Sprintf("server pid %d CPU", p.PID), "%.2fs (user %.2f + sys %.2f) = %.0f%% of a core, %.3f µs/delivery",
-			p.TotalSec, p.UserSec, p.SysSec, p.Percent, p.USPerDelivery)
-	}
-	if len(r.ServerCPU) > 1 {
-		t := r.ServerCPUTotal
-		row("server CPU total", "%.2fs = %.0f%% of a core, %.3f µs/delivery", t.TotalSec, t.Percent, t.USPerDelivery)
-	}
-	c := r.ClientCPU
-	row("client CPU", "%.2fs (user %.2f + sys %.2f) = %.0f%% of a core, %.3f µs/delivery",
-		c.TotalSec, c.UserSec, c.SysSec, c.Percent, c.USPerDelivery)
-	if r.Cores > 0 {
-		row("machine CPU", "%.2fs = %.0f%% of %d cores; other processes and kernel threads %.2fs = %.0f%% of a core",
-			r.MachineBusy.TotalSec, r.MachineBusy.Percent/float64(r.Cores), r.Cores, r.OtherCPU.TotalSec, r.OtherCPU.Percent)
-	}
-	if u := r.Redis; u != nil {
-		var calls []string
-		for _, c := range u.sortedCalls() {
-			calls = append(calls, fmt.Sprintf("%s %d", c, u.Calls[c]))
-		}
-		row("redis "+u.Addr, "%d commands = %.2f per message published (%s)", u.TotalCalls, u.CallsPerMessage, strings.Join(calls, ", "))
-		row("redis CPU", "%.2fs (user %.2f + sys %.2f) = %.0f%% of a core, %.1f µs/message, %.3f µs/delivery",
-			u.CPU.TotalSec, u.CPU.UserSec, u.CPU.SysSec, u.CPU.Percent, u.CPUPerMessageUS, u.CPU.USPerDelivery)
-		row("redis network", "in %d B, out %d B", u.NetIn, u.NetOut)
-	}
+	writeUsageRows(row, r.Usage)
 	row("window", "%v (first send − drain end)", r.Window.Round(time.Millisecond))
 	for _, e := range sortedErrors(r.Errors) {
 		row("error", "%dx %s", r.Errors[e], e)
@@ -101,44 +82,101 @@ func WriteFanoutTable(w io.Writer, r *FanoutResult) error {
 	return tw.Flush()
 }
 
+func sendErrors(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d send(s) failed", n)
+}
+
+// writeUsageRows prints the CPU and Redis rows of a measurement window.
+func writeUsageRows(row func(k, format string, a ...any), u Usage) {
+	for _, p := range u.ServerCPU {
+		row(fmt.Sprintf("server pid %d CPU", p.PID), "%.2fs (user %.2f + sys %.2f) = %.0f%% of a core, %.3f µs/delivery",
+			p.TotalSec, p.UserSec, p.SysSec, p.Percent, p.USPerDelivery)
+	}
+	if len(u.ServerCPU) > 1 {
+		t := u.ServerCPUTotal
+		row("server CPU total", "%.2fs = %.0f%% of a core, %.3f µs/delivery", t.TotalSec, t.Percent, t.USPerDelivery)
+	}
+	c := u.ClientCPU
+	row("client CPU", "%.2fs (user %.2f + sys %.2f) = %.0f%% of a core, %.3f µs/delivery",
+		c.TotalSec, c.UserSec, c.SysSec, c.Percent, c.USPerDelivery)
+	if u.Cores > 0 {
+		row("machine CPU", "%.2fs = %.0f%% of %d cores; other processes and kernel threads %.2fs = %.0f%% of a core",
+			u.MachineBusy.TotalSec, u.MachineBusy.Percent/float64(u.Cores), u.Cores, u.OtherCPU.TotalSec, u.OtherCPU.Percent)
+	}
+	if rd := u.Redis; rd != nil {
+		var calls []string
+		for _, c := range rd.sortedCalls() {
+			calls = append(calls, fmt.Sprintf("%s %d", c, rd.Calls[c]))
+		}
+		row("redis "+rd.Addr, "%d commands = %.2f per message published (%s)", rd.TotalCalls, rd.CallsPerMessage, strings.Join(calls, ", "))
+		row("redis CPU", "%.2fs (user %.2f + sys %.2f) = %.0f%% of a core, %.1f µs/message, %.3f µs/delivery",
+			rd.CPU.TotalSec, rd.CPU.UserSec, rd.CPU.SysSec, rd.CPU.Percent, rd.CPUPerMessageUS, rd.CPU.USPerDelivery)
+		row("redis network", "in %d B, out %d B", rd.NetIn, rd.NetOut)
+	}
+}
+
 // fanoutJSON is the machine-readable form of FanoutResult (durations in ms).
 type fanoutJSON struct {
-	Scenario         string         `json:"scenario"`
-	Targets          []string       `json:"targets"`
-	Namespace        string         `json:"namespace"`
-	Room             string         `json:"room"`
-	Subscribers      int            `json:"subscribers"`
-	Joined           int            `json:"joined"`
-	Publishers       int            `json:"publishers"`
-	Rate             float64        `json:"rate_per_s"`
-	DurationMS       float64        `json:"duration_ms"`
-	PayloadBytes     int            `json:"payload_bytes"`
-	Planned          int64          `json:"planned"`
-	Sent             int64          `json:"sent"`
-	PublishMS        float64        `json:"publish_ms"`
-	Expected         int64          `json:"expected"`
-	Delivered        int64          `json:"delivered"`
-	Lost             int64          `json:"lost"`
-	Duplicates       int64          `json:"duplicates"`
-	Reordered        int64          `json:"reordered"`
-	BadEvents        int64          `json:"bad_events"`
-	DeliveryMS       float64        `json:"delivery_ms"`
-	DeliveriesPerSec float64        `json:"deliveries_per_s"`
-	Latency          latencyJSON    `json:"latency_ms"`
-	Disconnects      int64          `json:"disconnects"`
-	Drained          bool           `json:"drained"`
-	DrainWaitMS      float64        `json:"drain_wait_ms"`
-	WindowMS         float64        `json:"window_ms"`
-	ServerCPU        []PIDCPU       `json:"server_cpu"`
-	ServerCPUTotal   PIDCPU         `json:"server_cpu_total"`
-	ClientCPU        PIDCPU         `json:"client_cpu"`
-	MachineBusy      PIDCPU         `json:"machine_cpu"`
-	OtherCPU         PIDCPU         `json:"other_cpu"`
-	Cores            int            `json:"cores"`
-	Redis            *redisJSON     `json:"redis,omitempty"`
-	PerTarget        []targetJSON   `json:"per_target,omitempty"`
-	Errors           map[string]int `json:"errors,omitempty"`
-	TimedOut         bool           `json:"timed_out"`
+	Scenario         string      `json:"scenario"`
+	Targets          []string    `json:"targets"`
+	Namespace        string      `json:"namespace"`
+	Room             string      `json:"room"`
+	Publish          string      `json:"publish"`
+	Subscribers      int         `json:"subscribers"`
+	Joined           int         `json:"joined"`
+	Publishers       int         `json:"publishers"`
+	Rate             float64     `json:"rate_per_s"`
+	DurationMS       float64     `json:"duration_ms"`
+	PayloadBytes     int         `json:"payload_bytes"`
+	Planned          int64       `json:"planned"`
+	Sent             int64       `json:"sent"`
+	SendErrors       int64       `json:"send_errors"`
+	PublishMS        float64     `json:"publish_ms"`
+	Expected         int64       `json:"expected"`
+	Delivered        int64       `json:"delivered"`
+	Lost             int64       `json:"lost"`
+	Duplicates       int64       `json:"duplicates"`
+	Reordered        int64       `json:"reordered"`
+	BadEvents        int64       `json:"bad_events"`
+	DeliveryMS       float64     `json:"delivery_ms"`
+	DeliveriesPerSec float64     `json:"deliveries_per_s"`
+	Latency          latencyJSON `json:"latency_ms"`
+	Disconnects      int64       `json:"disconnects"`
+	Drained          bool        `json:"drained"`
+	DrainWaitMS      float64     `json:"drain_wait_ms"`
+	usageJSON
+	PerTarget []targetJSON   `json:"per_target,omitempty"`
+	Errors    map[string]int `json:"errors,omitempty"`
+	TimedOut  bool           `json:"timed_out"`
+}
+
+// usageJSON is Usage (durations in ms).
+type usageJSON struct {
+	WindowMS       float64    `json:"window_ms"`
+	ServerCPU      []PIDCPU   `json:"server_cpu"`
+	ServerCPUTotal PIDCPU     `json:"server_cpu_total"`
+	ClientCPU      PIDCPU     `json:"client_cpu"`
+	MachineBusy    PIDCPU     `json:"machine_cpu"`
+	OtherCPU       PIDCPU     `json:"other_cpu"`
+	Cores          int        `json:"cores"`
+	Redis          *redisJSON `json:"redis,omitempty"`
+}
+
+func usageToJSON(u Usage) usageJSON {
+	cpu := u.ServerCPU
+	if cpu == nil {
+		cpu = []PIDCPU{}
+	}
+	var redis *redisJSON
+	if rd := u.Redis; rd != nil {
+		redis = &redisJSON{Addr: rd.Addr, Calls: rd.Calls, TotalCalls: rd.TotalCalls, CallsPerMessage: rd.CallsPerMessage,
+			CPU: rd.CPU, CPUPerMessageUS: rd.CPUPerMessageUS, NetInBytes: rd.NetIn, NetOutBytes: rd.NetOut}
+	}
+	return usageJSON{WindowMS: ms(u.Window), ServerCPU: cpu, ServerCPUTotal: u.ServerCPUTotal, ClientCPU: u.ClientCPU,
+		MachineBusy: u.MachineBusy, OtherCPU: u.OtherCPU, Cores: u.Cores, Redis: redis}
 }
 
 // redisJSON is RedisUsage: commands, CPU and bytes of the cluster's Redis in the
@@ -170,15 +208,6 @@ func latency(h LatencySummary) latencyJSON {
 // WriteFanoutJSON prints the result as one JSON object.
 func WriteFanoutJSON(w io.Writer, r *FanoutResult) error {
 	h := r.Latency
-	cpu := r.ServerCPU
-	if cpu == nil {
-		cpu = []PIDCPU{}
-	}
-	var redis *redisJSON
-	if u := r.Redis; u != nil {
-		redis = &redisJSON{Addr: u.Addr, Calls: u.Calls, TotalCalls: u.TotalCalls, CallsPerMessage: u.CallsPerMessage,
-			CPU: u.CPU, CPUPerMessageUS: u.CPUPerMessageUS, NetInBytes: u.NetIn, NetOutBytes: u.NetOut}
-	}
 	var targets []targetJSON
 	for _, t := range r.PerTarget {
 		targets = append(targets, targetJSON{Target: t.Target, Joined: t.Joined, Expected: t.Expected,
@@ -187,17 +216,16 @@ func WriteFanoutJSON(w io.Writer, r *FanoutResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(fanoutJSON{
-		Scenario: "fanout", Targets: r.Targets, Namespace: r.Namespace, Room: r.Room,
+		Scenario: "fanout", Targets: r.Targets, Namespace: r.Namespace, Room: r.Room, Publish: r.Publish,
 		Subscribers: r.Subscribers, Joined: r.Joined, Publishers: r.Publishers,
 		Rate: r.Rate, DurationMS: ms(r.Duration), PayloadBytes: r.PayloadBytes,
-		Planned: r.Planned, Sent: r.Sent, PublishMS: ms(r.PublishTime),
+		Planned: r.Planned, Sent: r.Sent, SendErrors: r.SendErrors, PublishMS: ms(r.PublishTime),
 		Expected: r.Expected, Delivered: r.Delivered, Lost: r.Lost, Duplicates: r.Duplicates,
 		Reordered: r.Reordered, BadEvents: r.BadEvents,
 		DeliveryMS: ms(r.DeliveryTime), DeliveriesPerSec: r.DeliveriesPerSec(),
 		Latency:     latency(h),
-		Disconnects: r.Disconnects, Drained: r.Drained, DrainWaitMS: ms(r.DrainWait), WindowMS: ms(r.Window),
-		ServerCPU: cpu, ServerCPUTotal: r.ServerCPUTotal, ClientCPU: r.ClientCPU,
-		MachineBusy: r.MachineBusy, OtherCPU: r.OtherCPU, Cores: r.Cores, Redis: redis, PerTarget: targets,
+		Disconnects: r.Disconnects, Drained: r.Drained, DrainWaitMS: ms(r.DrainWait),
+		usageJSON: usageToJSON(r.Usage), PerTarget: targets,
 		Errors: r.Errors, TimedOut: r.TimedOut,
 	})
 }

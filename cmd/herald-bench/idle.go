@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -135,86 +133,16 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleResult, error) {
 	}()
 
 	// Connect phase: cfg.Parallel workers take indexes until all are dialed.
-	latency := make([]time.Duration, cfg.Conns)
-	var (
-		next, connected, failed atomic.Int64
-		errMu                   sync.Mutex
-		workers                 sync.WaitGroup
-	)
-	recordErr := func(err error) {
-		errMu.Lock()
-		defer errMu.Unlock()
-		msg := err.Error()
-		if _, ok := res.Errors[msg]; !ok && len(res.Errors) >= maxErrorKinds {
-			msg = "(other errors)"
-		}
-		res.Errors[msg]++
-	}
-	start := time.Now()
-	for range min(cfg.Parallel, cfg.Conns) {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Conns || ctx.Err() != nil {
-					return
-				}
-				t := cfg.Targets[i%len(cfg.Targets)]
-				dialStart := time.Now()
-				c, err := d.Dial(ctx, t.WSURL)
-				if err != nil {
-					failed.Add(1)
-					recordErr(err)
-					continue
-				}
-				latency[i] = c.AckAt().Sub(dialStart)
-				clients[i] = c
-				connected.Add(1)
-			}
-		}()
-	}
-	progress := func(done bool) {
-		if cfg.Progress != nil {
-			cfg.Progress(IdleProgress{
-				Connected: int(connected.Load()), Failed: int(failed.Load()),
-				Target: cfg.Conns, Elapsed: time.Since(start), Done: done,
-			})
+	errs := newErrorCounter(res.Errors)
+	phase := connectPhase{Dialer: d, Targets: cfg.Targets, Clients: clients, Parallel: cfg.Parallel, OnError: errs.add}
+	if cfg.Progress != nil {
+		phase.Progress = func(p connectProgress) {
+			cfg.Progress(IdleProgress{Connected: p.Connected, Failed: p.Failed, Target: p.Target, Elapsed: p.Elapsed, Done: p.Done})
 		}
 	}
-	workersDone := make(chan struct{})
-	go func() { workers.Wait(); close(workersDone) }()
-	tick := time.NewTicker(250 * time.Millisecond)
-waitWorkers:
-	for {
-		select {
-		case <-workersDone:
-			break waitWorkers
-		case <-tick.C:
-			progress(false)
-		}
-	}
-	tick.Stop()
-	progress(true)
-
-	// Results of the connect phase.
-	var lats []time.Duration
-	var lastAck time.Time
-	for i, c := range clients {
-		if c == nil {
-			continue
-		}
-		lats = append(lats, latency[i])
-		if c.AckAt().After(lastAck) {
-			lastAck = c.AckAt()
-		}
-	}
-	res.Connected = len(lats)
-	res.Failures = cfg.Conns - res.Connected
-	if res.Connected > 0 {
-		res.ConnectTime = lastAck.Sub(start)
-	}
-	res.Handshake = Summarize(lats)
+	cr := phase.run(ctx)
+	res.Connected, res.Failures = cr.Connected, cr.Failed
+	res.ConnectTime, res.Handshake = cr.Time, cr.Handshake
 	if ctx.Err() != nil {
 		res.TimedOut = true
 		return res, fmt.Errorf("timed out after %v with %d/%d connected", cfg.Timeout, res.Connected, cfg.Conns)

@@ -2,6 +2,8 @@
 //
 //	herald-bench idle -url http://127.0.0.1:3000 -c 10000 -pids 1234
 //	herald-bench fanout -url http://127.0.0.1:3000 -c 1000 -rate 1000 -duration 10s -pids 1234
+//	herald-bench users -url http://127.0.0.1:3000 -users 1000 -devices 2 -rate 500 -jwt-secret … -publish api -api-key …
+//	herald-bench connect-storm -url http://127.0.0.1:3000 -c 10000 -parallel 100 -pids 1234
 //
 // It only ever targets loopback addresses, and every run is bounded in
 // connection count and time.
@@ -30,8 +32,17 @@ usage:
   herald-bench fanout [flags] C subscribers join a room on /bench, publishers
                               broadcast to it at a fixed rate; report delivery,
                               loss, latency and server CPU per delivery
+  herald-bench users [flags]  U users × K devices authenticate with a JWT (room
+                              user:<id>); messages to random users at a fixed
+                              rate; every device of the target user must get each
+                              exactly once, no other user's device any
+  herald-bench connect-storm [flags]
+                              C connections ramp up, all drop at once and all
+                              reconnect at once; report the ramp's connect time
+                              and the time until all are back
 
-run "herald-bench idle -h" or "herald-bench fanout -h" for the flags.
+fanout and users publish through -publish=client|api|emitter.
+run "herald-bench SCENARIO -h" for the flags.
 `
 
 func main() {
@@ -51,6 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runIdleCmd(ctx, args[1:], stdout, stderr)
 	case "fanout":
 		return runFanoutCmd(ctx, args[1:], stdout, stderr)
+	case "users":
+		return runUsersCmd(ctx, args[1:], stdout, stderr)
+	case "connect-storm", "storm":
+		return runStormCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -148,7 +163,7 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var urls listFlag
 	fs.Var(&urls, "url", "base URL, e.g. http://127.0.0.1:3000 (repeatable or comma-separated; subscribers and publishers round-robin)")
 	subs := fs.Int("c", 1000, "subscriber connections")
-	pubs := fs.Int("publishers", 1, "publisher connections (they do not join the room; messages round-robin over them)")
+	pubs := fs.Int("publishers", 1, "senders at once: publisher connections (-publish=client; they do not join the room, messages round-robin over them), HTTP requests in flight (api), PUBLISHes in flight (emitter)")
 	parallel := fs.Int("parallel", 100, "dials in flight")
 	rate := fs.Float64("rate", 1000, "messages per second, all publishers together")
 	duration := fs.Duration("duration", 10*time.Second, "how long to publish (rate × duration messages)")
@@ -161,7 +176,8 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap for the handshake and for the join ack")
 	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes")
 	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample")
-	redisFlag := fs.String("redis", "", "the cluster's Redis (loopback HOST:PORT): report its commands (INFO commandstats), CPU and bytes in the window, per message published")
+	redisFlag := fs.String("redis", "", "the cluster's Redis (loopback HOST:PORT): wait for every node's room subscription before the first send, report its commands (INFO commandstats), CPU and bytes in the window, per message published; the emitter path publishes there")
+	pf := addPublishFlags(fs)
 	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write this client's CPU profile (publish and drain) to the file")
 	if err := fs.Parse(args); err != nil {
@@ -180,7 +196,7 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg := FanoutConfig{
 		Namespace: *nsp, Room: *room, Subscribers: *subs, Publishers: *pubs, Parallel: *parallel,
 		Rate: *rate, Duration: *duration, PayloadBytes: *payload, Drain: *drain, Timeout: *timeout,
-		HandshakeTimeout: *hsTimeout, ReadBufferSize: *readBuf,
+		HandshakeTimeout: *hsTimeout, ReadBufferSize: *readBuf, Publish: pf.config(), ReadyTimeout: *pf.readyTimeout,
 	}
 	if !strings.HasPrefix(cfg.Namespace, "/") {
 		cfg.Namespace = "/" + cfg.Namespace
@@ -255,6 +271,221 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	return 0
+}
+
+func runUsersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("users", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var urls listFlag
+	fs.Var(&urls, "url", "base URL, e.g. http://127.0.0.1:3000 (repeatable or comma-separated; device i uses URL i mod n, publisher j URL j mod n)")
+	users := fs.Int("users", 100, "users")
+	devices := fs.Int("devices", 2, "devices (connections) per user; device i belongs to user i / devices")
+	pubs := fs.Int("publishers", 1, "senders at once: publisher connections (-publish=client), HTTP requests in flight (api), PUBLISHes in flight (emitter)")
+	parallel := fs.Int("parallel", 100, "dials in flight")
+	rate := fs.Float64("rate", 100, "messages per second, each to one user picked at random")
+	duration := fs.Duration("duration", 10*time.Second, "how long to publish (rate × duration messages)")
+	payload := fs.Int("payload", 100, "payload object size in bytes (timestamp, sequence number, padding)")
+	secret := fs.String("jwt-secret", "", "HS256 secret the server verifies tokens with (HERALD_JWT_SECRET; the environment variable HERALD_BENCH_JWT_SECRET is read when this is empty)")
+	roomPrefix := fs.String("user-room-prefix", "user:", "the server's user room prefix (HERALD_USER_ROOM_PREFIX), for the client and emitter paths")
+	seed := fs.Uint64("seed", 1, "seed of the random target users")
+	nsp := fs.String("nsp", "/bench", "Socket.IO namespace (the server must register the bench events there)")
+	path := fs.String("path", "/socket.io/", "Engine.IO path (unless the URL has one)")
+	drain := fs.Duration("drain", 5*time.Second, "after the last send, how long to wait for missing messages")
+	timeout := fs.Duration("timeout", 3*time.Minute, "overall cap for the run")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap for the handshake")
+	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes")
+	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample")
+	redisFlag := fs.String("redis", "", "the cluster's Redis (loopback HOST:PORT): wait for every node's user-room subscriptions before the first send, report its commands, CPU and bytes; the emitter path publishes there")
+	pf := addPublishFlags(fs)
+	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "users: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if len(urls) == 0 {
+		urls = listFlag{"http://127.0.0.1:3000"}
+	}
+	if *secret == "" {
+		*secret = os.Getenv("HERALD_BENCH_JWT_SECRET")
+	}
+	cfg := UsersConfig{
+		Namespace: *nsp, Users: *users, Devices: *devices, Publishers: *pubs, Publish: pf.config(),
+		Parallel: *parallel, Rate: *rate, Duration: *duration, PayloadBytes: *payload, Drain: *drain,
+		Timeout: *timeout, HandshakeTimeout: *hsTimeout, ReadBufferSize: *readBuf, JWTSecret: []byte(*secret),
+		UserRoomPrefix: *roomPrefix, Seed: *seed, ReadyTimeout: *pf.readyTimeout,
+	}
+	if !strings.HasPrefix(cfg.Namespace, "/") {
+		cfg.Namespace = "/" + cfg.Namespace
+	}
+	var err error
+	if cfg.Targets, err = parseTargets(urls, *path); err != nil {
+		fmt.Fprintf(stderr, "users: %v\n", err)
+		return 2
+	}
+	if cfg.PIDs, err = parsePIDs(*pidsFlag); err != nil {
+		fmt.Fprintf(stderr, "users: %v\n", err)
+		return 2
+	}
+	if *redisFlag != "" {
+		if cfg.RedisAddr, err = ParseRedisAddr(*redisFlag); err != nil {
+			fmt.Fprintf(stderr, "users: %v\n", err)
+			return 2
+		}
+	}
+	if *pubs < 1 {
+		fmt.Fprintln(stderr, "users: -publishers must be at least 1")
+		return 2
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "users: %v\n", err)
+		return 2
+	}
+	if _, err := RaiseNoFile(cfg.Users*cfg.Devices + cfg.Publishers + 64); err != nil {
+		fmt.Fprintf(stderr, "users: %v\n", err)
+		return 1
+	}
+	if f, ok := stdout.(*os.File); ok && !*asJSON && isTerminal(f) {
+		cfg.Progress = fanoutProgressPrinter(stdout)
+	}
+	res, runErr := RunUsers(ctx, cfg)
+	if res != nil {
+		var err error
+		if *asJSON {
+			err = WriteUsersJSON(stdout, res)
+		} else {
+			err = WriteUsersTable(stdout, res)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "users: writing result: %v\n", err)
+			return 1
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "users: %v\n", runErr)
+		return 1
+	}
+	return 0
+}
+
+func runStormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("connect-storm", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var urls listFlag
+	fs.Var(&urls, "url", "base URL, e.g. http://127.0.0.1:3000 (repeatable or comma-separated; connection i uses URL i mod n)")
+	conns := fs.Int("c", 1000, "connections")
+	parallel := fs.Int("parallel", 100, "dials in flight, in the ramp and in the storm")
+	retries := fs.Int("retries", 3, "in the storm, how many more times a failed connection is dialed again (at once)")
+	secret := fs.String("jwt-secret", "", "if set (or HERALD_BENCH_JWT_SECRET), connection i authenticates as user u<i> with an HS256 token")
+	nsp := fs.String("nsp", "/", "Socket.IO namespace to connect to")
+	path := fs.String("path", "/socket.io/", "Engine.IO path (unless the URL has one)")
+	timeout := fs.Duration("timeout", 3*time.Minute, "overall cap for the run")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-attempt cap: dial start → CONNECT ack")
+	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample over the storm")
+	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "connect-storm: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if len(urls) == 0 {
+		urls = listFlag{"http://127.0.0.1:3000"}
+	}
+	if *secret == "" {
+		*secret = os.Getenv("HERALD_BENCH_JWT_SECRET")
+	}
+	cfg := StormConfig{Namespace: *nsp, Conns: *conns, Parallel: *parallel, Retries: *retries, Timeout: *timeout,
+		HandshakeTimeout: *hsTimeout, JWTSecret: []byte(*secret)}
+	if !strings.HasPrefix(cfg.Namespace, "/") {
+		cfg.Namespace = "/" + cfg.Namespace
+	}
+	var err error
+	if cfg.Targets, err = parseTargets(urls, *path); err != nil {
+		fmt.Fprintf(stderr, "connect-storm: %v\n", err)
+		return 2
+	}
+	if cfg.PIDs, err = parsePIDs(*pidsFlag); err != nil {
+		fmt.Fprintf(stderr, "connect-storm: %v\n", err)
+		return 2
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "connect-storm: %v\n", err)
+		return 2
+	}
+	if _, err := RaiseNoFile(cfg.Conns + 64); err != nil {
+		fmt.Fprintf(stderr, "connect-storm: %v\n", err)
+		return 1
+	}
+	if f, ok := stdout.(*os.File); ok && !*asJSON && isTerminal(f) {
+		cfg.Progress = stormProgressPrinter(stdout)
+	}
+	res, runErr := RunStorm(ctx, cfg)
+	if res != nil {
+		var err error
+		if *asJSON {
+			err = WriteStormJSON(stdout, res)
+		} else {
+			err = WriteStormTable(stdout, res)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "connect-storm: writing result: %v\n", err)
+			return 1
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "connect-storm: %v\n", runErr)
+		return 1
+	}
+	return 0
+}
+
+func parseTargets(urls []string, path string) ([]Target, error) {
+	var out []Target
+	for _, u := range urls {
+		t, err := ParseTarget(u, path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// publishFlags are the publish-path flags of fanout and users.
+type publishFlags struct {
+	path, apiKey, clusterKey *string
+	apiURLs                  listFlag
+	readyTimeout             *time.Duration
+}
+
+func addPublishFlags(fs *flag.FlagSet) *publishFlags {
+	pf := &publishFlags{
+		path: fs.String("publish", PublishClient, "publish path: client (a publisher connection emits broadcast(room, payload) on the bench namespace), "+
+			"api (POST /api/v1/emit with -api-key), emitter (PUBLISH in the @socket.io/redis-emitter format on -redis)"),
+		apiKey:       fs.String("api-key", "", "bearer key for -publish=api (HERALD_API_KEYS on the server; the environment variable HERALD_BENCH_API_KEY is read when this is empty)"),
+		clusterKey:   fs.String("cluster-key", "socket.io", "channel prefix of the cluster (HERALD_CLUSTER_KEY; the redis-adapter key): for -publish=emitter and the subscription wait"),
+		readyTimeout: fs.Duration("ready-timeout", 10*time.Second, "with -redis, the longest wait for every node's room subscriptions before the first send"),
+	}
+	fs.Var(&pf.apiURLs, "api-url", "HTTP API base URL for -publish=api (repeatable; sender j uses URL j mod n); default: the -url targets")
+	return pf
+}
+
+func (pf *publishFlags) config() PublishConfig {
+	key := *pf.apiKey
+	if key == "" {
+		key = os.Getenv("HERALD_BENCH_API_KEY")
+	}
+	return PublishConfig{Path: *pf.path, APIURLs: pf.apiURLs, APIKey: key, ClusterKey: *pf.clusterKey}
 }
 
 // listFlag collects repeatable, comma-separated values.

@@ -202,12 +202,13 @@ func ParsePacket(frame []byte) (Packet, error) {
 	return p, nil
 }
 
-// connectPacket returns the Socket.IO CONNECT frame for a namespace.
-func connectPacket(nsp string) string {
+// connectPacket returns the Socket.IO CONNECT frame for a namespace, with the auth
+// payload (a JSON object such as {"token":"…"}) when auth is not empty.
+func connectPacket(nsp string, auth []byte) string {
 	if nsp == "" || nsp == "/" {
-		return "40"
+		return "40" + string(auth)
 	}
-	return "40" + nsp + ","
+	return "40" + nsp + "," + string(auth)
 }
 
 // EncodeEvent builds a Socket.IO EVENT frame: 42[/nsp,]["event",args...].
@@ -261,6 +262,11 @@ type Dialer struct {
 	// OnEvent, when set, is called on the reader goroutine for every EVENT
 	// on our namespace; data is only valid during the call.
 	OnEvent func(c *Client, data []byte)
+
+	// Auth, when set, returns the CONNECT auth payload of connection index (a
+	// JSON object, e.g. {"token":"…"}; nil for none). It is called on the
+	// reader goroutine and must not block.
+	Auth func(index int) []byte
 
 	readers sync.WaitGroup
 }
@@ -469,7 +475,11 @@ func (c *Client) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	switch p.EIO {
 	case eioOpen:
 		if c.state.CompareAndSwap(stateOpening, stateConnecting) {
-			if err := socket.WriteString(connectPacket(c.d.nsp())); err != nil {
+			var auth []byte
+			if c.d.Auth != nil {
+				auth = c.d.Auth(c.Index)
+			}
+			if err := socket.WriteString(connectPacket(c.d.nsp(), auth)); err != nil {
 				c.fail(socket, fmt.Errorf("send CONNECT: %w", err))
 			}
 		}

@@ -64,11 +64,17 @@ func TestParsePacketErrors(t *testing.T) {
 }
 
 func TestEncoding(t *testing.T) {
-	if got := connectPacket("/"); got != "40" {
+	if got := connectPacket("/", nil); got != "40" {
 		t.Errorf("connectPacket(/) = %q", got)
 	}
-	if got := connectPacket("/bench"); got != "40/bench," {
+	if got := connectPacket("/bench", nil); got != "40/bench," {
 		t.Errorf("connectPacket(/bench) = %q", got)
+	}
+	if got := connectPacket("/bench", []byte(`{"token":"a.b.c"}`)); got != `40/bench,{"token":"a.b.c"}` {
+		t.Errorf("connectPacket(/bench, auth) = %q", got)
+	}
+	if got := connectPacket("/", []byte(`{"token":"a.b.c"}`)); got != `40{"token":"a.b.c"}` {
+		t.Errorf("connectPacket(/, auth) = %q", got)
 	}
 	got, err := EncodeEvent("/", "join", "room-1")
 	if err != nil || got != `42["join","room-1"]` {
