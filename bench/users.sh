@@ -20,6 +20,8 @@
 #   api      POST /api/v1/emit {"to":{"users":["<id>"]}} (requests round-robin over the
 #            nodes, each sender on its keep-alive connection)
 #   emitter  PUBLISH in the @socket.io/redis-emitter format on the private Redis
+#   api-wait as api, with "wait": true (Herald only: delivery accounting); the
+#            answers' counts are summed and the request round trip is reported
 # Reported: delivered/expected (each message is due at every device of its user),
 # wrong-user deliveries (must be 0), duplicates, loss, latency (arrival − send stamp)
 # overall and per node, server CPU per delivery (both nodes), Redis commands per
@@ -133,9 +135,16 @@ bench_cluster() {
 }
 
 run_users() {
-  local server=$1 publish=$2 out=$WORK/run.json rc=0
+  local server=$1 publish=$2 out=$WORK/run.json rc=0 path=(-publish "$2")
+  if [[ $publish == api-wait ]]; then
+    if [[ $server == node ]]; then
+      USERS_ROWS+=("| socket.io x2 | api-wait | n/a: no delivery accounting in socket.io | | | | | | | | | | | |")
+      return
+    fi
+    path=(-publish api -api-wait)
+  fi
   bench_cluster "$server" "$out" users -users "$U" -devices "$K" -rate "$R" -duration "$D" -payload "$P" \
-    -publish "$publish" -publishers "$PUBLISHERS" -drain "$DRAIN" -parallel "$PARALLEL" -redis "{redis}" || rc=$?
+    "${path[@]}" -publishers "$PUBLISHERS" -drain "$DRAIN" -parallel "$PARALLEL" -redis "{redis}" || rc=$?
   if ((!UP)); then
     USERS_ROWS+=("| $server | $publish | did not start | | | | | | | | | | | |")
     return
@@ -155,6 +164,8 @@ run_users() {
     if (!r.drained) notes.push("not drained");
     if (r.timed_out) notes.push("timed out");
     if (r.disconnects) notes.push(`dropped ${r.disconnects}`);
+    if (r.api_answer_ms) notes.push(`API answer p50 ${f(r.api_answer_ms.p50, 2)} / p99 ${f(r.api_answer_ms.p99, 2)} ms`);
+    if (r.api_counted !== undefined && publish === "api-wait") notes.push(`counted ${r.api_counted}, ${r.api_incomplete} incomplete`);
     const l = r.latency_ms, s = r.server_cpu_total, rd = r.redis || { calls_per_message: NaN };
     const byNode = (r.per_target || []).map((t) => f(t.latency_ms.p99, 1)).join(" / ");
     console.log(`| ${name} | ${publish} | ${r.users}×${r.devices_per_user} | ${r.rate_per_s} | ` +

@@ -466,6 +466,7 @@ type publishFlags struct {
 	path, apiKey, clusterKey *string
 	apiURLs                  listFlag
 	readyTimeout             *time.Duration
+	apiWait                  *bool
 }
 
 func addPublishFlags(fs *flag.FlagSet) *publishFlags {
@@ -475,6 +476,7 @@ func addPublishFlags(fs *flag.FlagSet) *publishFlags {
 		apiKey:       fs.String("api-key", "", "bearer key for -publish=api (HERALD_API_KEYS on the server; the environment variable HERALD_BENCH_API_KEY is read when this is empty)"),
 		clusterKey:   fs.String("cluster-key", "socket.io", "channel prefix of the cluster (HERALD_CLUSTER_KEY; the redis-adapter key): for -publish=emitter and the subscription wait"),
 		readyTimeout: fs.Duration("ready-timeout", 10*time.Second, "with -redis, the longest wait for every node's room subscriptions before the first send"),
+		apiWait:      fs.Bool("api-wait", false, `with -publish=api, ask for delivery accounting ("wait": true): the answers' counts are summed and compared with the deliveries`),
 	}
 	fs.Var(&pf.apiURLs, "api-url", "HTTP API base URL for -publish=api (repeatable; sender j uses URL j mod n); default: the -url targets")
 	return pf
@@ -485,7 +487,7 @@ func (pf *publishFlags) config() PublishConfig {
 	if key == "" {
 		key = os.Getenv("HERALD_BENCH_API_KEY")
 	}
-	return PublishConfig{Path: *pf.path, APIURLs: pf.apiURLs, APIKey: key, ClusterKey: *pf.clusterKey}
+	return PublishConfig{Path: *pf.path, APIURLs: pf.apiURLs, APIKey: key, ClusterKey: *pf.clusterKey, APIWait: *pf.apiWait}
 }
 
 // listFlag collects repeatable, comma-separated values.

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -59,6 +60,17 @@ type PublishConfig struct {
 	APIKey string
 	// ClusterKey is the channel prefix; "socket.io" when empty.
 	ClusterKey string
+	// APIWait adds "wait": true to the api path's emits: each answer then carries the
+	// cluster's delivery count, summed in APIStats.Counted.
+	APIWait bool
+}
+
+// APIStats describes the api path's answers: the round trip of each emit request
+// (send to answer) and, with APIWait, the delivery counts the answers reported.
+type APIStats struct {
+	Answer     LatencySummary
+	Counted    int64 // sum of the answers' "sockets"
+	Incomplete int64 // answers with "complete": false
 }
 
 func (p *PublishConfig) normalize() {
@@ -88,6 +100,9 @@ func (p *PublishConfig) validate(redisAddr string) error {
 		}
 	default:
 		return fmt.Errorf("-publish %q: want client, api or emitter", p.Path)
+	}
+	if p.APIWait && p.Path != PublishAPI {
+		return errors.New("-api-wait goes with -publish=api")
 	}
 	return nil
 }
@@ -178,6 +193,11 @@ type apiPublisher struct {
 	auth   string
 	client *http.Client
 	heads  [][]byte // by audience: the body up to "data":
+	wait   bool
+
+	answers             Histogram // request round trips
+	minNS, maxNS, sumNS atomic.Int64
+	counted, incomplete atomic.Int64
 }
 
 // maxAPIAnswer bounds how much of an answer is read (the emit answer is a small
@@ -185,7 +205,8 @@ type apiPublisher struct {
 const maxAPIAnswer = 64 << 10
 
 func newAPIPublisher(spec publishSpec, cfg PublishConfig, n int, targets []Target) (*apiPublisher, error) {
-	p := &apiPublisher{spec: spec, n: n, auth: "Bearer " + cfg.APIKey}
+	p := &apiPublisher{spec: spec, n: n, auth: "Bearer " + cfg.APIKey, wait: cfg.APIWait}
+	p.minNS.Store(math.MaxInt64)
 	bases := cfg.APIURLs
 	if len(bases) == 0 {
 		for _, t := range targets {
@@ -220,7 +241,11 @@ func newAPIPublisher(spec publishSpec, cfg PublishConfig, n int, targets []Targe
 		default:
 			to = []byte(`{"all":true}`)
 		}
-		head := fmt.Appendf(nil, `{"namespace":%s,"event":"bench","to":%s,"data":`, nsp, to)
+		wait := ""
+		if p.wait {
+			wait = `"wait":true,`
+		}
+		head := fmt.Appendf(nil, `{"namespace":%s,"event":"bench",%s"to":%s,"data":`, nsp, wait, to)
 		p.heads = append(p.heads, head)
 	}
 	return p, nil
@@ -281,10 +306,38 @@ func (p *apiPublisher) send(ctx context.Context, w int, seq int64) (int64, error
 	if err != nil {
 		return now, fmt.Errorf("api: reading the answer: %w", err)
 	}
+	rt := p.spec.clock.now() - now
+	p.answers.Record(rt)
+	p.sumNS.Add(rt)
+	for v := p.minNS.Load(); rt < v && !p.minNS.CompareAndSwap(v, rt); v = p.minNS.Load() {
+	}
+	for v := p.maxNS.Load(); rt > v && !p.maxNS.CompareAndSwap(v, rt); v = p.maxNS.Load() {
+	}
+	if p.wait {
+		var d struct {
+			Sockets  *int64 `json:"sockets"`
+			Complete bool   `json:"complete"`
+		}
+		if err := json.Unmarshal(answer, &d); err != nil || d.Sockets == nil {
+			return now, fmt.Errorf("api: a wait answer without a delivery count: %s", strings.TrimSpace(truncate(answer)))
+		}
+		p.counted.Add(*d.Sockets)
+		if !d.Complete {
+			p.incomplete.Add(1)
+		}
+	}
 	return now, nil
 }
 
 func (p *apiPublisher) close() { p.client.CloseIdleConnections() }
+
+// stats returns what the answers said so far.
+func (p *apiPublisher) stats() APIStats {
+	var c HistCounts
+	p.answers.AddTo(&c)
+	return APIStats{Answer: c.Summary(p.minNS.Load(), p.maxNS.Load(), p.sumNS.Load()),
+		Counted: p.counted.Load(), Incomplete: p.incomplete.Load()}
+}
 
 // ---------------------------------------------------------------------------
 // emitter

@@ -153,6 +153,8 @@ type UsersResult struct {
 	Drained         bool
 	DrainWait       time.Duration
 	Usage
+	// API describes the emit requests' answers (the api path only; nil otherwise).
+	API       *APIStats
 	PerTarget []TargetResult // by the target the devices connected to; nil with one target
 	Errors    map[string]int
 	TimedOut  bool
@@ -486,6 +488,10 @@ publishing:
 		}
 	}
 	res.Sent, res.SendErrors = pr.sent, pr.failed
+	if ap, ok := pub.(*apiPublisher); ok {
+		st := ap.stats()
+		res.API = &st
+	}
 	if pr.sent > 0 {
 		res.PublishTime = pr.last.Sub(pr.first)
 	}

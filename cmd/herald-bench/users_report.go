@@ -34,6 +34,13 @@ func WriteUsersTable(w io.Writer, r *UsersResult) error {
 		row("latency", "p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms  (mean %.2fms, min %.2fms)",
 			ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max), ms(h.Mean), ms(h.Min))
 	}
+	if a := r.API; a != nil && a.Answer.N > 0 {
+		h := a.Answer
+		row("api answer", "p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms  (request sent → answer read)", ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max))
+		if r.Publish == PublishAPI && a.Counted+a.Incomplete > 0 {
+			row("wait counts", "%d sockets counted by the nodes vs %d delivered; %d incomplete answers", a.Counted, r.Delivered, a.Incomplete)
+		}
+	}
 	for _, t := range r.PerTarget {
 		h := t.Latency
 		row("  on "+t.Target, "%d devices, delivered %d/%d; p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms",
@@ -107,9 +114,12 @@ type usersJSON struct {
 	Drained          bool        `json:"drained"`
 	DrainWaitMS      float64     `json:"drain_wait_ms"`
 	usageJSON
-	PerTarget []targetJSON   `json:"per_target,omitempty"`
-	Errors    map[string]int `json:"errors,omitempty"`
-	TimedOut  bool           `json:"timed_out"`
+	APIAnswer     *latencyJSON   `json:"api_answer_ms,omitempty"`
+	APICounted    *int64         `json:"api_counted,omitempty"`
+	APIIncomplete *int64         `json:"api_incomplete,omitempty"`
+	PerTarget     []targetJSON   `json:"per_target,omitempty"`
+	Errors        map[string]int `json:"errors,omitempty"`
+	TimedOut      bool           `json:"timed_out"`
 }
 
 // WriteUsersJSON prints the result as one JSON object.
@@ -119,9 +129,16 @@ func WriteUsersJSON(w io.Writer, r *UsersResult) error {
 		targets = append(targets, targetJSON{Target: t.Target, Joined: t.Joined, Expected: t.Expected,
 			Delivered: t.Delivered, Latency: latency(t.Latency)})
 	}
+	var answer *latencyJSON
+	var counted, incomplete *int64
+	if a := r.API; a != nil {
+		l := latency(a.Answer)
+		answer, counted, incomplete = &l, &a.Counted, &a.Incomplete
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(usersJSON{
+		APIAnswer: answer, APICounted: counted, APIIncomplete: incomplete,
 		Scenario: "users", Targets: r.Targets, Namespace: r.Namespace, Publish: r.Publish,
 		Users: r.Users, DevicesPerUser: r.DevicesPerUser, Devices: r.Devices, Connected: r.Connected,
 		ConnectTimeMS: ms(r.ConnectTime), Handshake: latency(r.Handshake),

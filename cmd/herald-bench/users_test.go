@@ -69,12 +69,16 @@ func TestUsersPublishPaths(t *testing.T) {
 	redis := testredis.Start(t)
 	a := startNode(t, redis.Addr, false, nil)
 	b := startNode(t, redis.Addr, false, nil)
-	for _, path := range []string{PublishClient, PublishAPI, PublishEmitter} {
+	for _, path := range []string{PublishClient, PublishAPI, PublishEmitter, PublishAPI + "-wait"} {
 		t.Run(path, func(t *testing.T) {
 			var progress []FanoutProgress
+			pc := PublishConfig{Path: path, APIKey: testAPIKey}
+			if path == PublishAPI+"-wait" {
+				pc.Path, pc.APIWait = PublishAPI, true
+			}
 			res, err := RunUsers(context.Background(), UsersConfig{
 				Targets: []Target{a, b}, Users: 3, Devices: 2, Parallel: 4,
-				Publish: PublishConfig{Path: path, APIKey: testAPIKey}, Publishers: 2,
+				Publish: pc, Publishers: 2,
 				Rate: 100, Duration: 200 * time.Millisecond, PayloadBytes: 80,
 				Drain: 10 * time.Second, Timeout: time.Minute, JWTSecret: []byte(testSecret), Seed: 7,
 				RedisAddr: redis.Addr, Progress: func(p FanoutProgress) { progress = append(progress, p) },
@@ -83,7 +87,7 @@ func TestUsersPublishPaths(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RunUsers: %v (%+v)", err, res)
 			}
-			if res.Connected != 6 || res.Planned != 20 || res.Sent != 20 || res.SendErrors != 0 || res.Publish != path {
+			if res.Connected != 6 || res.Planned != 20 || res.Sent != 20 || res.SendErrors != 0 || res.Publish != pc.Path {
 				t.Fatalf("connected %d planned %d sent %d send errors %d path %q",
 					res.Connected, res.Planned, res.Sent, res.SendErrors, res.Publish)
 			}
@@ -106,6 +110,17 @@ func TestUsersPublishPaths(t *testing.T) {
 			}
 			if len(res.Errors) != 0 {
 				t.Errorf("errors %v", res.Errors)
+			}
+			switch {
+			case pc.Path != PublishAPI:
+				if res.API != nil {
+					t.Errorf("api stats on the %s path: %+v", path, res.API)
+				}
+			case res.API == nil || res.API.Answer.N != 20 || res.API.Answer.P50 > res.API.Answer.Max || res.API.Incomplete != 0:
+				t.Errorf("api stats %+v", res.API)
+			case pc.APIWait && res.API.Counted != 40, !pc.APIWait && res.API.Counted != 0:
+				// Every answer counts the 2 devices of its user, on either node.
+				t.Errorf("the wait answers counted %d sockets, want 40 (wait %v)", res.API.Counted, pc.APIWait)
 			}
 			if last := progress[len(progress)-1]; last.Phase != "done" || last.Delivered != 40 || last.Expected != 40 || last.WrongUser != 0 {
 				t.Errorf("last progress %+v", last)
