@@ -27,6 +27,7 @@ import (
 	"github.com/heraldhq/herald/bus/redis"
 	"github.com/heraldhq/herald/cluster"
 	"github.com/heraldhq/herald/engineio"
+	"github.com/heraldhq/herald/internal/sioclient"
 	"github.com/heraldhq/herald/plainws"
 	"github.com/heraldhq/herald/socketio"
 )
@@ -87,6 +88,11 @@ type Config struct {
 	// APIAddr is the API's own listen address (for example an internal port), opened
 	// by Serve. Empty means the API shares the main listener under /api/v1/.
 	APIAddr string
+	// DisableClient stops serving the socket.io-client browser bundle. By default a
+	// node serves it at <Path>socket.io.min.js (and its source map), as Node's
+	// socket.io does (serveClient: true), so a page can load the client from the node
+	// it talks to; see package internal/sioclient.
+	DisableClient bool
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -100,6 +106,7 @@ type Node struct {
 	cluster *cluster.Adapter
 	auth    *auth.Authenticator
 	mux     *http.ServeMux
+	handler http.Handler // mux, with WebSocket upgrades to "/" sent to plain first
 	http    *http.Server
 
 	api     *api.Server  // nil when the API is disabled
@@ -182,19 +189,27 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mux.Handle(cfg.Path, io)
+	if !cfg.DisableClient {
+		for _, name := range []string{sioclient.BundleName, sioclient.SourceMapName} {
+			n.mux.Handle(sioclient.Pattern(cfg.Path, name), sioclient.NewHandler(name))
+		}
+	}
 	n.mux.Handle(cfg.PlainWSPath, plain)
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	n.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	n.mux.HandleFunc("/", http.NotFound)
+	// WebSocket upgrades to "/" go to the plain endpoint before the mux, so the routes
+	// added with Mux (such as a page at "GET /{$}") never see them.
+	n.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			plain.ServeHTTP(w, r)
 			return
 		}
-		http.NotFound(w, r)
+		n.mux.ServeHTTP(w, r)
 	})
-	n.http = &http.Server{Handler: n.mux, ReadHeaderTimeout: 10 * time.Second}
+	n.http = &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
 
@@ -298,11 +313,14 @@ func (n *Node) Auth() *auth.Authenticator { return n.auth }
 // Cluster returns the node's cluster adapter, or nil for a single node.
 func (n *Node) Cluster() *cluster.Adapter { return n.cluster }
 
-// Mux returns the node's HTTP routes, to add more.
+// Mux returns the node's HTTP routes, to add more. "/" answers 404 for any path no
+// other route matches; a route for "GET /{$}" may serve a page, as WebSocket upgrades
+// to "/" reach the plain WebSocket endpoint without passing through the mux.
 func (n *Node) Mux() *http.ServeMux { return n.mux }
 
-// Handler returns the node's HTTP handler.
-func (n *Node) Handler() http.Handler { return n.mux }
+// Handler returns the node's HTTP handler: the routes of Mux, and WebSocket upgrades
+// to "/" to the plain WebSocket endpoint.
+func (n *Node) Handler() http.Handler { return n.handler }
 
 // Config returns the node's configuration with defaults filled in.
 func (n *Node) Config() Config { return n.cfg }

@@ -2,18 +2,31 @@
 # Herald's whole test suite, the one command CI runs (.ci/run calls it):
 # formatting and vet, every Go test with the race detector, a short fuzz run of every
 # decoder, and the interop suite (the real socket.io-client and ws from npm against
-# Herald). It needs Go, Node 20+ and npm; .ci/run installs what is missing.
+# Herald), and the chat demo in headless Chromium across two nodes. It needs Go, Node
+# 20+, npm, redis-server and Debian's chromium; .ci/run installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "node packages (npm ci from the committed lockfiles)"
-for dir in interop interop/cluster interop/session; do
+for dir in interop interop/cluster interop/session interop/browser internal/sioclient; do
   if [ -f "$dir/package-lock.json" ] && { [ ! -d "$dir/node_modules" ] || [ -n "${CI:-}" ]; }; then
     (cd "$dir" && npm ci --no-audit --no-fund)
   fi
 done
+
+step "lockfiles carry no registry URLs; the served socket.io-client bundle is npm's"
+if resolved=$(grep -l '"resolved"' $(git ls-files '*package-lock.json' 2>/dev/null || find . -name package-lock.json -not -path '*/node_modules/*')); then
+  echo "lockfiles with \"resolved\" URLs (keep omit-lockfile-registry-resolved=true in .npmrc):"; echo "$resolved"; exit 1
+fi
+sio=internal/sioclient
+for f in dist/socket.io.min.js dist/socket.io.min.js.map LICENSE; do
+  cmp "$sio/$(basename "$f")" "$sio/node_modules/socket.io-client/$f" || { echo "FAIL: $sio/$(basename "$f") is not socket.io-client's $f"; exit 1; }
+done
+pinned=$(node -p "require('./$sio/node_modules/socket.io-client/package.json').version")
+grep -q "^const Version = \"$pinned\"\$" "$sio/sioclient.go" || { echo "FAIL: $sio/sioclient.go Version is not $pinned"; exit 1; }
+echo "ok  socket.io-client $pinned"
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
@@ -50,3 +63,7 @@ step "interop: socket.io-client and ws against Herald"
 mkdir -p bin
 go build -o bin/interop-server ./interop/server
 HERALD_INTEROP_BIN="$PWD/bin/interop-server" npm --prefix interop test
+
+step "chat demo in headless Chromium: two herald nodes over Redis"
+go build -o bin/herald ./cmd/herald
+HERALD_BIN="$PWD/bin/herald" npm --prefix interop/browser test

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/apps/chat"
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/engineio"
 )
@@ -58,6 +59,9 @@ type settings struct {
 	APIAddr           string        `env:"HERALD_API_ADDR" help:"if set, serve the HTTP API on this address only (e.g. an internal 127.0.0.1:3001); empty: under /api/v1/ on the main port"`
 	jwtPublicKey      []byte        // read from JWTPublicKeyFile by loadSettings
 	Bench             bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
+	Demo              bool          `env:"HERALD_DEMO" envDefault:"true" help:"serve the chat demo: the page at /, the /chat namespace and a demo login (not for production: set false)"`
+	DemoSecret        string        `env:"HERALD_DEMO_SECRET" help:"secret of the demo login's tokens, the same on every node of a demo cluster (at least 32 bytes); empty: random per process"`
+	demoKey           []byte        // the demo login's HS256 key, set by loadSettings when the demo login is on
 }
 
 // loadSettings reads the environment, then the flags in args, which override it.
@@ -136,7 +140,34 @@ func loadSettings(args []string, environ []string, out io.Writer) (settings, err
 		}
 		s.jwtPublicKey = b
 	}
-	return s, s.validate()
+	if err := s.validate(); err != nil {
+		return s, err
+	}
+	if s.Demo && s.identitySource() == "" {
+		secret := []byte(s.DemoSecret)
+		if len(secret) == 0 {
+			secret = chat.NewDemoSecret()
+		}
+		s.demoKey = chat.DemoKey(secret)
+	}
+	return s, nil
+}
+
+// identitySource names the configured real source of identities (a JWT key or
+// Express sessions), "" when there is none. With one, the demo login is off: it must
+// never mint tokens for users that the real source vouches for.
+func (s settings) identitySource() string {
+	switch {
+	case s.JWTSecret != "":
+		return "HERALD_JWT_SECRET"
+	case s.JWTPublicKeyFile != "":
+		return "HERALD_JWT_PUBLIC_KEY_FILE"
+	case s.JWKSURL != "":
+		return "HERALD_JWT_JWKS_URL"
+	case len(s.SessionSecrets) > 0:
+		return "HERALD_SESSION_SECRET"
+	}
+	return ""
 }
 
 func flagName(key string) string {
@@ -230,6 +261,12 @@ func (s settings) validate() error {
 		_, _, err := net.SplitHostPort(s.APIAddr)
 		check(err == nil, "HERALD_API_ADDR", "want host:port, got %q", s.APIAddr)
 	}
+	if s.DemoSecret != "" {
+		check(len(s.DemoSecret) >= 32, "HERALD_DEMO_SECRET", "must be at least 32 bytes (e.g. openssl rand -hex 16)")
+		check(s.Demo, "HERALD_DEMO_SECRET", "the demo is off (HERALD_DEMO=false): unset it")
+		src := s.identitySource()
+		check(src == "", "HERALD_DEMO_SECRET", "unused: the demo login is off when %s is set", src)
+	}
 	var lvl slog.Level
 	check(lvl.UnmarshalText([]byte(s.LogLevel)) == nil, "HERALD_LOG_LEVEL", "unknown level %q (want debug, info, warn, error)", s.LogLevel)
 	return errors.Join(errs...)
@@ -256,7 +293,7 @@ func (s settings) config(log *slog.Logger) herald.Config {
 		ClusterKey:     s.ClusterKey,
 		Auth: auth.Config{
 			JWT: auth.JWTConfig{
-				Secret: []byte(s.JWTSecret), PublicKeyPEM: s.jwtPublicKey, JWKSURL: s.JWKSURL,
+				Secret: s.jwtSecret(), PublicKeyPEM: s.jwtPublicKey, JWKSURL: s.JWKSURL,
 				Issuer: s.JWTIssuer, Audience: s.JWTAudience, UserClaim: s.JWTUserClaim,
 			},
 			TokenCookie: s.TokenCookie, UserRoomPrefix: s.UserRoomPrefix, AuthenticatedRoom: s.AuthenticatedRoom,
@@ -268,6 +305,15 @@ func (s settings) config(log *slog.Logger) herald.Config {
 		APIAddr:     s.APIAddr,
 		Logger:      log,
 	}
+}
+
+// jwtSecret is the HS256 secret the node verifies tokens with: HERALD_JWT_SECRET, or
+// the demo key when the demo login is on (there is no real source then).
+func (s settings) jwtSecret() []byte {
+	if s.demoKey != nil {
+		return s.demoKey
+	}
+	return []byte(s.JWTSecret)
 }
 
 // apiKeys returns the API keys with surrounding spaces trimmed ("a, b" is two keys).

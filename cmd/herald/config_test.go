@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/apps/chat"
 	"github.com/heraldhq/herald/internal/testclient"
 )
 
@@ -136,7 +138,7 @@ func TestNewNodeBench(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		node, err := newNode(s, slog.New(slog.DiscardHandler))
+		node, stop, err := newNode(s, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,6 +156,7 @@ func TestNewNodeBench(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = node.Shutdown(ctx)
 		cancel()
+		stop()
 		ts.Close()
 	}
 }
@@ -252,11 +255,146 @@ func TestAPISettings(t *testing.T) {
 	}
 	// newNode mounts the API on the main routes.
 	s, _ = loadSettings(nil, []string{"HERALD_API_KEYS=k"}, new(bytes.Buffer))
-	node, err := newNode(s, slog.New(slog.DiscardHandler))
+	node, stop, err := newNode(s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer stop()
+	defer func() { _ = node.Shutdown(context.Background()) }()
 	if node.API() == nil {
 		t.Fatal("API not built")
+	}
+}
+
+// HERALD_DEMO is on by default; its tokens' key is random per process, or derived from
+// HERALD_DEMO_SECRET (the same on every node of a demo cluster); a real identity
+// source turns the demo login off.
+func TestDemoSettings(t *testing.T) {
+	load := func(args []string, env ...string) settings {
+		t.Helper()
+		s, err := loadSettings(args, env, new(bytes.Buffer))
+		if err != nil {
+			t.Fatalf("%v %v: %v", args, env, err)
+		}
+		return s
+	}
+	s1, s2 := load(nil), load(nil)
+	if !s1.Demo || len(s1.demoKey) != 32 || string(s1.demoKey) == string(s2.demoKey) {
+		t.Fatalf("default: demo %v, keys %x %x", s1.Demo, s1.demoKey, s2.demoKey)
+	}
+	if cfg := s1.config(nil); string(cfg.Auth.JWT.Secret) != string(s1.demoKey) {
+		t.Fatal("the node does not verify with the demo key")
+	}
+	secret := "demo secret shared by two nodes, 32+ bytes"
+	s1, s2 = load(nil, "HERALD_DEMO_SECRET="+secret), load(nil, "HERALD_DEMO_SECRET="+secret)
+	if string(s1.demoKey) != string(s2.demoKey) || string(s1.demoKey) != string(chat.DemoKey([]byte(secret))) || string(s1.demoKey) == secret {
+		t.Fatalf("HERALD_DEMO_SECRET: keys %x %x", s1.demoKey, s2.demoKey)
+	}
+	jwtSecret := "0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		args []string
+		env  []string
+	}{
+		{nil, []string{"HERALD_DEMO=false"}},
+		{[]string{"-demo=false"}, nil},
+		{nil, []string{"HERALD_JWT_SECRET=" + jwtSecret}},
+		{nil, []string{"HERALD_SESSION_SECRET=s", "HERALD_REDIS_URL=127.0.0.1:1"}},
+	} {
+		s := load(tc.args, tc.env...)
+		if s.demoKey != nil {
+			t.Errorf("%v %v: demo login on", tc.args, tc.env)
+		}
+		if got := string(s.config(nil).Auth.JWT.Secret); got != s.JWTSecret {
+			t.Errorf("%v %v: node secret %q", tc.args, tc.env, got)
+		}
+	}
+	if s := load([]string{"-demo=false"}); s.Demo {
+		t.Fatal("-demo=false")
+	}
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"HERALD_DEMO_SECRET=short"}, "HERALD_DEMO_SECRET: must be at least 32 bytes"},
+		{[]string{"HERALD_DEMO=false", "HERALD_DEMO_SECRET=" + secret}, "HERALD_DEMO_SECRET: the demo is off (HERALD_DEMO=false): unset it"},
+		{[]string{"HERALD_JWT_SECRET=" + jwtSecret, "HERALD_DEMO_SECRET=" + secret}, "HERALD_DEMO_SECRET: unused: the demo login is off when HERALD_JWT_SECRET is set"},
+		{[]string{"HERALD_DEMO=perhaps"}, "HERALD_DEMO:"},
+	} {
+		if _, err := loadSettings(nil, tc.env, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.env, err, tc.want)
+		}
+	}
+	var help bytes.Buffer
+	_, _ = loadSettings([]string{"-help"}, nil, &help)
+	for _, want := range []string{"HERALD_DEMO ", "-demo ", "HERALD_DEMO_SECRET", "not for production: set false"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// The demo as newNode builds it: the page, /chat and the demo login by default, with a
+// warning; none of it with HERALD_DEMO=false; no login with a real key.
+func TestNewNodeDemo(t *testing.T) {
+	for _, tc := range []struct {
+		env               []string
+		page, chat, login bool
+		log               string
+	}{
+		{nil, true, true, true, `level=WARN msg="herald: chat demo on: the page at /, the namespace /chat and a demo login; not for production; HERALD_DEMO=false turns it off" login=true`},
+		{[]string{"HERALD_DEMO=false"}, false, false, false, ""},
+		{[]string{"HERALD_JWT_SECRET=0123456789abcdef0123456789abcdef"}, true, true, false, `msg="herald: demo login off: identities come from a real source" source=HERALD_JWT_SECRET`},
+	} {
+		s, err := loadSettings(nil, tc.env, new(bytes.Buffer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		node, stop, err := newNode(s, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(node.Handler())
+		status := func(method, path, body string) int {
+			t.Helper()
+			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = res.Body.Close()
+			return res.StatusCode
+		}
+		code := func(on bool) int {
+			if on {
+				return http.StatusOK
+			}
+			return http.StatusNotFound
+		}
+		if got := status("GET", "/", ""); got != code(tc.page) {
+			t.Errorf("%v: GET / %d", tc.env, got)
+		}
+		if got := status("POST", "/demo/login", `{"user":"alice"}`); got != code(tc.login) {
+			t.Errorf("%v: POST /demo/login %d", tc.env, got)
+		}
+		if got := status("GET", "/socket.io/socket.io.min.js", ""); got != http.StatusOK {
+			t.Errorf("%v: the client bundle: %d", tc.env, got)
+		}
+		c := testclient.Dial(t, "ws"+strings.TrimPrefix(ts.URL, "http")+"/socket.io/?EIO=4&transport=websocket", testclient.Options{})
+		c.Expect(t, "0{*")
+		c.SendText(t, "40/chat,")
+		if tc.chat {
+			c.Expect(t, `40/chat,{"sid":"*`)
+		} else {
+			c.Expect(t, `44/chat,{"message":"Invalid namespace"}`)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = node.Shutdown(ctx)
+		cancel()
+		stop()
+		ts.Close()
+		if !strings.Contains(logs.String(), tc.log) || (tc.log == "" && strings.Contains(logs.String(), "chat demo")) {
+			t.Errorf("%v: logs\n%s\nwant %q", tc.env, logs.String(), tc.log)
+		}
 	}
 }

@@ -112,13 +112,16 @@ func TestEmitCommandReachesSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node, err := newNode(s, nil)
+	node, stop, err := newNode(s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(node.Handler())
 	defer hs.Close()
-	defer func() { _ = node.Shutdown(context.Background()) }()
+	defer func() {
+		_ = node.Shutdown(context.Background())
+		stop()
+	}()
 	c := testclient.Dial(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", testclient.Options{})
 	testclient.WaitFor(t, func() bool { return node.IO().Of("/").Count() == 1 })
 	var out, errs bytes.Buffer

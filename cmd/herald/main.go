@@ -21,6 +21,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/apps/bench"
+	"github.com/heraldhq/herald/apps/chat"
 )
 
 func main() {
@@ -36,7 +37,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := s.logger(os.Stderr)
-	node, err := newNode(s, log)
+	node, stopApps, err := newNode(s, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "herald:", err)
 		os.Exit(2)
@@ -46,23 +47,47 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := node.ListenAndServe(ctx); err != nil {
+	// The demo stops as shutdown begins, so its cluster requests are over before the
+	// node closes its cluster adapter.
+	context.AfterFunc(ctx, stopApps)
+	err = node.ListenAndServe(ctx)
+	stopApps() // when serving failed (idempotent)
+	if err != nil {
 		log.Error("herald: stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-// newNode builds the node the settings describe, with the optional namespaces.
-func newNode(s settings, log *slog.Logger) (*herald.Node, error) {
-	node, err := herald.New(s.config(log))
-	if err != nil {
-		return nil, err
+// newNode builds the node the settings describe, with the optional namespaces and
+// the chat demo. stop ends the demo's background work (idempotent): call it when the
+// node stops. A nil log discards.
+func newNode(s settings, log *slog.Logger) (node *herald.Node, stop func(), err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	node, err = herald.New(s.config(log))
+	if err != nil {
+		return nil, nil, err
+	}
+	stop = func() {}
 	if s.Bench {
 		bench.Register(node.IO())
 		log.Warn("herald: load-test namespace registered (HERALD_BENCH); not for production", "namespace", bench.Namespace)
 	}
-	return node, nil
+	if s.Demo {
+		c, err := chat.Mount(node, chat.Config{DemoKey: s.demoKey, Logger: log})
+		if err != nil {
+			_ = node.Shutdown(context.Background())
+			return nil, nil, err
+		}
+		stop = c.Close
+		log.Warn("herald: chat demo on: the page at /, the namespace /chat and a demo login; not for production; HERALD_DEMO=false turns it off",
+			"login", c.LoginEnabled())
+		if src := s.identitySource(); src != "" {
+			log.Info("herald: demo login off: identities come from a real source", "source", src)
+		}
+	}
+	return node, stop, nil
 }
 
 // serveDebug serves net/http/pprof on its own listener, apart from client traffic.

@@ -9,6 +9,9 @@
 // ?token=, Authorization: Bearer, Cookie token=); -session-secret (with -redis) also
 // identifies an Express session cookie (express-session + connect-redis, user id at
 // -session-user-path); -require-auth refuses anonymous sockets.
+//
+// -demo mounts the chat demo (package apps/chat: the /chat namespace and the page at
+// /); with -jwt-secret, its demo login issues tokens under that secret.
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/apps/chat"
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/engineio"
 	"github.com/heraldhq/herald/socketio"
@@ -40,6 +44,7 @@ func main() {
 	sessionSecrets := flag.String("session-secret", "", "identify Express sessions signed with these secrets (comma-separated, newest first; needs -redis)")
 	sessionUserPath := flag.String("session-user-path", "", `dot path of the user id in the session; empty: "passport.user"`)
 	requireAuth := flag.Bool("require-auth", false, "refuse anonymous sockets")
+	demo := flag.Bool("demo", false, "mount the chat demo (/chat, the page at /); with -jwt-secret, its demo login too")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg := herald.Config{
@@ -58,16 +63,29 @@ func main() {
 	if *sessionSecrets != "" {
 		cfg.Session = &auth.SessionConfig{Secrets: strings.Split(*sessionSecrets, ","), UserPath: *sessionUserPath}
 	}
-	if err := run(cfg); err != nil {
+	var demoCfg *chat.Config
+	if *demo {
+		demoCfg = &chat.Config{DemoKey: []byte(*jwtSecret), Logger: log}
+	}
+	if err := run(cfg, demoCfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(cfg herald.Config) error {
+// run serves the node until SIGTERM; demo, when not nil, mounts the chat demo.
+func run(cfg herald.Config, demo *chat.Config) error {
 	node, err := herald.New(cfg)
 	if err != nil {
 		return err
+	}
+	if demo != nil {
+		c, err := chat.Mount(node, *demo)
+		if err != nil {
+			_ = node.Shutdown(context.Background())
+			return err
+		}
+		defer c.Close()
 	}
 	io := node.IO()
 	sync := syncFunc(node)

@@ -152,7 +152,7 @@ export async function startServer(args = []) {
 const REDIS_START_DEADLINE_MS = 10_000;
 
 /** A free loopback TCP port (free when returned; the caller binds it right away). */
-async function freePort() {
+export async function freePort() {
   const srv = net.createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
