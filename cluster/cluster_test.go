@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +264,40 @@ func TestGarbageIsDropped(t *testing.T) {
 	a.Expect(t, `42["still-works"]`)
 	if s := n1.a.Stats(); s.DecodeErrors < int64(len(garbage)) {
 		t.Fatalf("decode errors %d, want at least %d: %+v", s.DecodeErrors, len(garbage), s)
+	}
+}
+
+// TestCloseWhilePublishing: broadcasts that race with Close are dropped, never sent
+// on a closed queue (which panics).
+func TestCloseWhilePublishing(t *testing.T) {
+	hub := memory.NewHub()
+	for range 50 {
+		io, err := socketio.New(socketio.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(io, memoryBus(hub), Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for i := 0; !a.closed.Load(); i++ {
+					_ = io.Of("/").To("r" + itoa(g)).Emit("x", i) // Publish → enqueue
+				}
+				_ = io.Of("/").Emit("after") // once more, after Close began
+			}()
+		}
+		close(start)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		_ = io.Close()
 	}
 }

@@ -59,7 +59,6 @@ func TestAppendArgs(t *testing.T) {
 		{`{"num":1,"_placeholder":true}`, "c4026869"},
 		{`{"\u005fplaceholder":true,"num":1.0}`, "c4026869"},
 		{`[{"_placeholder":true,"num":1,"x":[{"y":[2]}]},{"z":[3]}]`, "92 c4026869 81 a17a 91 03"},
-		{`{"_placeholder":true,"_placeholder":false,"num":0}`, "83 ac5f706c616365686f6c646572 c3 ac5f706c616365686f6c646572 c2 a36e756d 00"},
 		{`{"_placeholder":"true","num":0}`, "82 ac5f706c616365686f6c646572 a474727565 a36e756d 00"},
 		{`{"x":{"_placeholder":true,"num":0}}`, "81 a178 c403010203"},
 	}
@@ -102,6 +101,10 @@ func TestAppendArgsErrors(t *testing.T) {
 		{`{"_placeholder":true,"num":"0"}`, ErrInvalidPlaceholder},
 		{`{"_placeholder":true}`, ErrInvalidPlaceholder},
 		{`{"_placeholder":true,"num":0,"num":null}`, ErrInvalidPlaceholder},
+		// JSON.parse keeps the last member, so this is no placeholder; but the map would
+		// hold "_placeholder": true, which the decoder refuses (found by FuzzAppendArgs).
+		{`[{"_placeholder":true,"_placeholder":false}]`, ErrInvalidPlaceholder},
+		{`{"_placeholder":true,"_placeholder":false,"num":0}`, ErrInvalidPlaceholder},
 	}
 	for _, tc := range tests {
 		_, err := AppendArgs(nil, jsonArgs([][]byte{{1}, {2}}, tc.json))

@@ -43,6 +43,7 @@ type container struct {
 	count       int  // elements, or members (duplicate keys counted)
 	object      bool // object rather than array
 	placeholder bool // an object whose last "_placeholder" member is true
+	sawTrue     bool // some "_placeholder" member is true (with duplicates, not the last)
 	hasNum      bool // the last "num" member is a number
 	num         float64
 	end         int // offset just past the closing bracket
@@ -80,6 +81,7 @@ func (j *jsonEncoder) scan(b []byte) error {
 		switch top.lastKey {
 		case placeholderKey:
 			rec.placeholder = isTrue
+			rec.sawTrue = rec.sawTrue || isTrue
 		case "num":
 			rec.hasNum = false
 			if numText != nil {
@@ -243,6 +245,12 @@ func (e *emitter) value() error {
 		rec := e.recs[e.rec]
 		if rec.placeholder {
 			return e.placeholder(rec)
+		}
+		if rec.sawTrue {
+			// {"_placeholder":true,"_placeholder":false}: JSON.parse keeps the last
+			// member, but a map holding "_placeholder": true would be refused by every
+			// decoder of Herald's (see appendJSON), so it is refused here too.
+			return fmt.Errorf("%w: %s has a true \"_placeholder\" member that a later one overrides", ErrInvalidPlaceholder, quote(e.b[e.i:rec.end]))
 		}
 		e.rec++
 		var err error
