@@ -288,7 +288,7 @@ func TestCloseWhilePublishing(t *testing.T) {
 				defer wg.Done()
 				<-start
 				for i := 0; !a.closed.Load(); i++ {
-					_ = io.Of("/").To("r" + itoa(g)).Emit("x", i) // Publish → enqueue
+					_ = io.Of("/").To("r"+itoa(g)).Emit("x", i) // Publish → enqueue
 				}
 				_ = io.Of("/").Emit("after") // once more, after Close began
 			}()
