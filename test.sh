@@ -51,6 +51,7 @@ fuzz FuzzDecode ./socketio
 fuzz FuzzAppendString ./internal/jsonstr
 fuzz FuzzDecodeEnvelope ./plainws
 fuzz FuzzDecodeEmit ./api
+fuzz FuzzDecodeMessage ./apps/chat
 fuzz FuzzParsePacket ./cmd/herald-bench
 fuzz FuzzParseBenchEvent ./cmd/herald-bench
 fuzz FuzzParseSessionCookie ./auth
