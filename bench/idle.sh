@@ -92,7 +92,7 @@ run_herald() {
   fi
   cmd=${cmd//\{port\}/$port}
   log "starting herald: $cmd"
-  spawn env PORT=$port HERALD_ADDR=127.0.0.1:$port bash -c "exec $cmd"
+  spawn env PORT=$port HERALD_ADDR=127.0.0.1:$port HERALD_DEMO=false bash -c "exec $cmd"
   if ! wait_port "$port" "$LAST_PID"; then
     ROWS+=("| herald | did not start | | | | |")
     stop_all

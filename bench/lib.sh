@@ -164,7 +164,7 @@ node_peer_setup() {
 # used when DEBUG_ADDR is not given.
 start_herald() {
   local port=$1 redis=${2:-} debug=${3:-${HERALD_DEBUG_ADDR:-}}
-  local -a envs=(HERALD_BENCH=true "PORT=$port" HERALD_HOST=127.0.0.1 "HERALD_DEBUG_ADDR=$debug")
+  local -a envs=(HERALD_BENCH=true HERALD_DEMO=false "PORT=$port" HERALD_HOST=127.0.0.1 "HERALD_DEBUG_ADDR=$debug")
   [[ -n $redis ]] && envs+=("HERALD_REDIS_URL=$redis")
   port_busy "$port" && { log "port $port is taken"; return 1; }
   log "starting herald on 127.0.0.1:$port${redis:+ (cluster over redis $redis)}${debug:+, pprof on $debug}"
