@@ -66,11 +66,24 @@ func (a Args) String(i int) (string, bool) {
 var ErrArgsAfterBinary = errors.New("socketio: Args with attachments must come before other binary arguments")
 
 // encodedArgs is a list of arguments encoded once: the JSON of each argument (commas
-// between them, no brackets) and the binary attachments.
+// between them, no brackets), where each one ends, and the binary attachments.
 type encodedArgs struct {
 	json  []byte
 	count int
+	ends  []int // ends[i] is the offset just past argument i in json
 	atts  [][]byte
+}
+
+// raws returns each argument's JSON, slices of e.json (the bus takes them as they are,
+// without splitting the list again).
+func (e *encodedArgs) raws() []json.RawMessage {
+	out := make([]json.RawMessage, len(e.ends))
+	start := 0
+	for i, end := range e.ends {
+		out[i] = json.RawMessage(e.json[start:end:end])
+		start = end + 1 // past the comma
+	}
+	return out
 }
 
 // encodeArgs encodes emit arguments. Supported: nil, string, bool, integers, floats,
@@ -86,6 +99,7 @@ func encodeArgs(args []any) (encodedArgs, error) {
 			for _, r := range ra.Raw {
 				e.sep()
 				e.json = append(e.json, r...)
+				e.ends = append(e.ends, len(e.json))
 			}
 			e.atts = append(e.atts, ra.Attachments...)
 			continue
@@ -95,6 +109,7 @@ func encodeArgs(args []any) (encodedArgs, error) {
 		if e.json, err = e.appendValue(e.json, a); err != nil {
 			return e, err
 		}
+		e.ends = append(e.ends, len(e.json))
 	}
 	return e, nil
 }

@@ -37,6 +37,23 @@ func TestEncodeArgs(t *testing.T) {
 		if err != nil || string(e.json) != tt.json || len(e.atts) != tt.atts || e.count != len(tt.args)+extra(tt.args) {
 			t.Errorf("encodeArgs(%v) = %q, %d atts, count %d, %v; want %q, %d", tt.args, e.json, len(e.atts), e.count, err, tt.json, tt.atts)
 		}
+		// raws gives each argument's JSON, as the list would split.
+		var want []json.RawMessage
+		if tt.json != "" {
+			if err := json.Unmarshal([]byte("["+tt.json+"]"), &want); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := e.raws()
+		if len(got) != len(want) {
+			t.Errorf("raws(%v) = %q, want %q", tt.args, got, want)
+			continue
+		}
+		for i := range got {
+			if string(got[i]) != string(want[i]) {
+				t.Errorf("raws(%v)[%d] = %q, want %q", tt.args, i, got[i], want[i])
+			}
+		}
 	}
 	_, err := encodeArgs([]any{[]byte{1}, Args{Raw: []json.RawMessage{json.RawMessage(`{"_placeholder":true,"num":0}`)}, Attachments: [][]byte{{2}}}})
 	if !errors.Is(err, ErrArgsAfterBinary) {

@@ -54,11 +54,9 @@ func (b BroadcastOperator) EmitCount(event string, args ...any) (int, error) {
 	m := &message{kind: PacketEvent, nsp: b.nsp.name, event: event, args: enc}
 	n := b.nsp.deliver(m, b.rooms, b.except)
 	if a := b.nsp.srv.getAdapter(); a != nil && !b.local {
-		raw, err := splitArray(append(append([]byte{'['}, enc.json...), ']'))
-		if err != nil {
-			return n, err
-		}
-		a.Publish(&Broadcast{Namespace: b.nsp.name, Event: event, Args: Args{Raw: raw, Attachments: enc.atts},
+		// The adapter validates the JSON as it encodes it for the bus (a json.RawMessage
+		// argument is taken verbatim here).
+		a.Publish(&Broadcast{Namespace: b.nsp.name, Event: event, Args: Args{Raw: enc.raws(), Attachments: enc.atts},
 			Rooms: b.rooms, Except: b.except})
 	}
 	return n, nil
