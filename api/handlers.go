@@ -104,7 +104,9 @@ func (s *Server) emit(w http.ResponseWriter, r *http.Request, log *slog.Logger) 
 		return
 	}
 	id := newID()
-	log.LogAttrs(r.Context(), slog.LevelInfo, "api: emit", slog.String("id", id), slog.String("to", req.To.Kind),
+	// Debug: an emit is the API's hot path (one log line per emit at thousands a
+	// second would cost more than the emit); refusals and failures log at Info and up.
+	log.LogAttrs(r.Context(), slog.LevelDebug, "api: emit", slog.String("id", id), slog.String("to", req.To.Kind),
 		slog.Int("local", n))
 	writeJSON(w, http.StatusAccepted, EmitResponse{ID: id})
 }
@@ -143,7 +145,7 @@ func (s *Server) emitCounted(w http.ResponseWriter, r *http.Request, log *slog.L
 	if resp.Missing == nil {
 		resp.Missing = []string{}
 	}
-	level := slog.LevelInfo
+	level := slog.LevelDebug
 	if !resp.Complete {
 		level = slog.LevelWarn
 	}
