@@ -137,24 +137,8 @@ func runIdleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		cfg.Progress = progressPrinter(stdout)
 	}
 
-	res, runErr := RunIdle(ctx, cfg)
-	if res != nil {
-		var err error
-		if *asJSON {
-			err = WriteIdleJSON(stdout, res)
-		} else {
-			err = WriteIdleTable(stdout, res)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "idle: writing result: %v\n", err)
-			return 1
-		}
-	}
-	if runErr != nil {
-		fmt.Fprintf(stderr, "idle: %v\n", runErr)
-		return 1
-	}
-	return 0
+	res, err := RunIdle(ctx, cfg)
+	return report("idle", res, err, *asJSON, stdout, stderr, WriteIdleTable, WriteIdleJSON)
 }
 
 func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -253,24 +237,8 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 
-	res, runErr := RunFanout(ctx, cfg)
-	if res != nil {
-		var err error
-		if *asJSON {
-			err = WriteFanoutJSON(stdout, res)
-		} else {
-			err = WriteFanoutTable(stdout, res)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "fanout: writing result: %v\n", err)
-			return 1
-		}
-	}
-	if runErr != nil {
-		fmt.Fprintf(stderr, "fanout: %v\n", runErr)
-		return 1
-	}
-	return 0
+	res, err := RunFanout(ctx, cfg)
+	return report("fanout", res, err, *asJSON, stdout, stderr, WriteFanoutTable, WriteFanoutJSON)
 }
 
 func runUsersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -353,24 +321,8 @@ func runUsersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if f, ok := stdout.(*os.File); ok && !*asJSON && isTerminal(f) {
 		cfg.Progress = fanoutProgressPrinter(stdout)
 	}
-	res, runErr := RunUsers(ctx, cfg)
-	if res != nil {
-		var err error
-		if *asJSON {
-			err = WriteUsersJSON(stdout, res)
-		} else {
-			err = WriteUsersTable(stdout, res)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "users: writing result: %v\n", err)
-			return 1
-		}
-	}
-	if runErr != nil {
-		fmt.Fprintf(stderr, "users: %v\n", runErr)
-		return 1
-	}
-	return 0
+	res, err := RunUsers(ctx, cfg)
+	return report("users", res, err, *asJSON, stdout, stderr, WriteUsersTable, WriteUsersJSON)
 }
 
 func runStormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -429,21 +381,27 @@ func runStormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if f, ok := stdout.(*os.File); ok && !*asJSON && isTerminal(f) {
 		cfg.Progress = stormProgressPrinter(stdout)
 	}
-	res, runErr := RunStorm(ctx, cfg)
+	res, err := RunStorm(ctx, cfg)
+	return report("connect-storm", res, err, *asJSON, stdout, stderr, WriteStormTable, WriteStormJSON)
+}
+
+// report writes a scenario's result, as a table or as JSON, even a partial one the run
+// returned with its error, and returns the exit code: 0, or 1 when the run or the
+// writing failed.
+func report[R any](name string, res *R, runErr error, asJSON bool, stdout, stderr io.Writer,
+	table, js func(io.Writer, *R) error) int {
 	if res != nil {
-		var err error
-		if *asJSON {
-			err = WriteStormJSON(stdout, res)
-		} else {
-			err = WriteStormTable(stdout, res)
+		write := table
+		if asJSON {
+			write = js
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "connect-storm: writing result: %v\n", err)
+		if err := write(stdout, res); err != nil {
+			fmt.Fprintf(stderr, "%s: writing result: %v\n", name, err)
 			return 1
 		}
 	}
 	if runErr != nil {
-		fmt.Fprintf(stderr, "connect-storm: %v\n", runErr)
+		fmt.Fprintf(stderr, "%s: %v\n", name, runErr)
 		return 1
 	}
 	return 0
