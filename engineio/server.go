@@ -24,11 +24,9 @@ import (
 // implements it directly.
 //
 // Calls for one session never overlap, and OnOpen happens before the others. Calls for
-// different sessions run concurrently. A Handler must not block: a session's messages
-// are handled one at a time, in order (on a WebSocket by a goroutine that exists while
-// the connection has messages to handle, on polling in the POST), so a handler that
-// waits for something the same client must send deadlocks that client, and a slow one
-// holds up the client's later messages, its heartbeat replies included.
+// different sessions run concurrently. A Handler must not block: OnMessage runs on the
+// connection's read goroutine (or the polling POST), so a handler that waits for
+// something the same client must send deadlocks that client.
 type Handler interface {
 	// OnOpen is called once for a new session, after its open packet is queued.
 	OnOpen(s *Session)
@@ -43,15 +41,14 @@ type Handler interface {
 // (e.g. "/socket.io/"); it answers every request it is given. All methods are safe for
 // concurrent use.
 type Server struct {
-	cfg       Config
-	handler   Handler
-	log       *slog.Logger
-	upgrader  *gws.Upgrader
-	wsHandler *wsHandler
-	sessions  sessionTable
-	closing   atomic.Bool
-	// wg counts the goroutines the server starts: WebSocket read loops, message
-	// processing and write flushes. Shutdown waits for it.
+	cfg      Config
+	handler  Handler
+	log      *slog.Logger
+	upgrader *gws.Upgrader
+	sessions sessionTable
+	closing  atomic.Bool
+	// wg counts the goroutines the server starts: WebSocket read loops and write
+	// flushes. Shutdown waits for it.
 	wg sync.WaitGroup
 	// writers pools the writev scratch space of flushing sessions.
 	writers sync.Pool
@@ -81,8 +78,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 	}
 	s.sessions.init()
 	s.writers.New = func() any { return new(Writer) }
-	s.wsHandler = &wsHandler{srv: s}
-	s.upgrader = gws.NewUpgrader(s.wsHandler, &gws.ServerOption{
+	s.upgrader = gws.NewUpgrader(&wsHandler{srv: s}, &gws.ServerOption{
 		ReadBufferSize:     cfg.ReadBufferSize,
 		ReadMaxPayloadSize: cfg.MaxPayload,
 		CheckUtf8Enabled:   true,
@@ -265,21 +261,8 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	sess.serveGet(w, r)
 }
 
-// upgrade answers a WebSocket handshake: gws's Upgrader.Upgrade, with the hijacked
-// connection's reads made shallow (shallowRead).
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gws.Conn, error) {
-	// What the client sent after the upgrade request is dropped, as gws's Upgrade
-	// does: a WebSocket client waits for the 101 response before sending frames.
-	nc, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return nil, err
-	}
-	nc = shallowRead(nc)
-	return s.upgrader.UpgradeFromConn(nc, bufio.NewReaderSize(nc, s.cfg.ReadBufferSize), r)
-}
-
 func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
-	conn, err := s.upgrade(w, r)
+	conn, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: websocket upgrade failed",
 			slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
@@ -302,9 +285,6 @@ func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error
 		_ = nc.Close()
 		return ErrServerClosed
 	}
-	if w := shallowRead(nc); w != nc && br.Buffered() == 0 {
-		nc, br = w, bufio.NewReaderSize(w, s.cfg.ReadBufferSize)
-	}
 	conn, err := s.upgrader.UpgradeFromConn(nc, br, r)
 	if err != nil {
 		return err
@@ -315,24 +295,17 @@ func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error
 
 func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request) {
 	sess := s.newSession(r, kindWebSocket, conn)
-	s.wsHandler.attach(conn, sess)
+	conn.Session().(*connSlot).sess = sess
 	sess.Send(s.openFrame(sess.id, "[]"))
 	s.handler.OnOpen(sess)
 	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportWebSocket))
 	s.wg.Add(1)
-	go s.readLoop(conn)
-}
-
-// readLoop is the body of a WebSocket's reader goroutine. It is one small frame with
-// no defer on purpose: parked in a read, the reader uses about 1.06 KB of stack, and
-// every frame here counts towards staying within the 2 KB a goroutine starts with (see
-// wsHandler.OnMessage). ReadLoop returns normally: gws recovers panics in the
-// callbacks it makes, and any other panic ends the process.
-func (s *Server) readLoop(c *gws.Conn) {
-	c.ReadLoop()
-	s.wg.Done()
+	go func() {
+		defer s.wg.Done()
+		conn.ReadLoop()
+	}()
 }
 
 // serveUpgrade accepts the WebSocket that upgrades a polling session
@@ -342,7 +315,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *Sess
 		s.abort(w, errBadRequest) // already upgrading or upgraded
 		return
 	}
-	conn, err := s.upgrade(w, r)
+	conn, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		sess.attachProbe(nil)
 		return
@@ -351,14 +324,19 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *Sess
 		_ = conn.NetConn().Close()
 		return
 	}
-	slot := s.wsHandler.attach(conn, sess)
-	slot.probe = time.AfterFunc(s.cfg.UpgradeTimeout, func() {
+	slot := conn.Session().(*connSlot)
+	slot.sess, slot.probe = sess, true
+	deadline := time.AfterFunc(s.cfg.UpgradeTimeout, func() {
 		if sess.abortProbe(conn) {
 			_ = conn.WriteClose(1000, nil)
 		}
 	})
 	s.wg.Add(1)
-	go s.readLoop(conn)
+	go func() {
+		defer s.wg.Done()
+		conn.ReadLoop()
+		deadline.Stop()
+	}()
 }
 
 // Shutdown closes every session with ReasonServerShutdown (clients reconnect to
@@ -449,26 +427,19 @@ func handshakeOnly(key string) bool {
 }
 
 func keptHeaders(h http.Header) http.Header {
-	n, values := 0, 0
-	for k, v := range h {
+	n := 0
+	for k := range h {
 		if !handshakeOnly(k) {
 			n++
-			values += len(v)
 		}
 	}
 	if n == 0 {
 		return nil
 	}
-	// The request's value slices share one array with every header of the request
-	// (net/textproto allocates them together), so keeping one of them would keep all;
-	// copy the kept ones into an array of their own.
 	out := make(http.Header, n)
-	all := make([]string, values)
 	for k, v := range h {
 		if !handshakeOnly(k) {
-			m := copy(all, v)
-			out[k] = all[:m:m]
-			all = all[m:]
+			out[k] = v
 		}
 	}
 	return out

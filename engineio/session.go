@@ -181,7 +181,7 @@ func (s *Session) kickLocked() {
 // flushWS writes the queue to c until it is empty, each backlog in one writev.
 func (s *Session) flushWS(c *gws.Conn) {
 	defer s.srv.wg.Done()
-	nc := netConn(c.NetConn())
+	nc := c.NetConn()
 	wr := s.srv.writers.Get().(*Writer)
 	defer s.srv.writers.Put(wr)
 	var batch []*Frame
@@ -360,7 +360,9 @@ func (s *Session) onPong() {
 func (s *Session) onPacket(p Packet) {
 	switch p.Type {
 	case PacketMessage:
-		s.dispatch(p.Data, p.Binary)
+		s.dispatchMu.Lock()
+		s.srv.handler.OnMessage(s, p.Data, p.Binary)
+		s.dispatchMu.Unlock()
 	case PacketPong:
 		s.onPong()
 	case PacketClose:
@@ -370,13 +372,6 @@ func (s *Session) onPacket(p Packet) {
 		s.close(ReasonTransportError, true)
 	}
 	// open, upgrade and noop from the client carry nothing on an open session.
-}
-
-// dispatch hands one message to the Handler.
-func (s *Session) dispatch(data []byte, binary bool) {
-	s.dispatchMu.Lock()
-	defer s.dispatchMu.Unlock() // a handler that panics (and is recovered) must not leave it locked
-	s.srv.handler.OnMessage(s, data, binary)
 }
 
 // beginUpgrade reserves the session for a probing WebSocket; false if it is not a
