@@ -31,9 +31,12 @@ func (h *echoHandler) OnMessage(s *Session, data []byte, binary bool) {
 		_ = s.SendBinary(append([]byte(nil), data...))
 		return
 	}
-	if string(data) == "close-me" {
+	switch string(data) {
+	case "close-me":
 		s.Close()
 		return
+	case "panic":
+		panic("handler panic (test)")
 	}
 	_ = s.SendMessage(data)
 }
@@ -566,4 +569,15 @@ func TestConfigDefaults(t *testing.T) {
 	if in.Transports[0] != TransportWebSocket {
 		t.Fatal("withDefaults wrote into the caller's slice")
 	}
+}
+
+// TestHandlerPanic: a handler that panics is recovered, logged, and the connection's
+// next message is handled (the dispatch lock is not left held).
+func TestHandlerPanic(t *testing.T) {
+	_, _, base := startServer(t, Config{})
+	c := testclient.Dial(t, wsURL(base)+"/?EIO=4&transport=websocket", testclient.Options{})
+	c.Expect(t, "0{*")
+	c.SendText(t, "4panic")
+	c.SendText(t, "4after")
+	c.Expect(t, "4after")
 }

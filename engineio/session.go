@@ -360,9 +360,7 @@ func (s *Session) onPong() {
 func (s *Session) onPacket(p Packet) {
 	switch p.Type {
 	case PacketMessage:
-		s.dispatchMu.Lock()
-		s.srv.handler.OnMessage(s, p.Data, p.Binary)
-		s.dispatchMu.Unlock()
+		s.dispatch(p.Data, p.Binary)
 	case PacketPong:
 		s.onPong()
 	case PacketClose:
@@ -372,6 +370,13 @@ func (s *Session) onPacket(p Packet) {
 		s.close(ReasonTransportError, true)
 	}
 	// open, upgrade and noop from the client carry nothing on an open session.
+}
+
+// dispatch hands one message to the Handler.
+func (s *Session) dispatch(data []byte, binary bool) {
+	s.dispatchMu.Lock()
+	defer s.dispatchMu.Unlock() // a handler that panics (and is recovered) must not leave it locked
+	s.srv.handler.OnMessage(s, data, binary)
 }
 
 // beginUpgrade reserves the session for a probing WebSocket; false if it is not a
