@@ -369,9 +369,6 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	if cfg.OnPublish != nil {
 		cfg.OnPublish(true)
 	}
-	pubDone := make(chan paceResult, 1)
-	go func() { pubDone <- r.pacer.run(ctx) }()
-
 	prog := &fanoutProgress{fn: cfg.Progress, joined: joined, target: cfg.Subscribers, planned: r.planned,
 		sent: &r.pacer.sent, dialers: []*Dialer{subDialer, pubDialer},
 		snapshot: func(c *HistCounts) (delivered, expected, wrong int64) {
@@ -381,19 +378,8 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 			}
 			return delivered, int64(joined) * r.pacer.sent.Load(), 0
 		}}
-	tick := time.NewTicker(cfg.ProgressEvery)
-	defer tick.Stop()
 	var pr paceResult
-	prog.phase("publish")
-publishing:
-	for {
-		select {
-		case pr = <-pubDone:
-			break publishing
-		case <-tick.C:
-			prog.report()
-		}
-	}
+	pr, res.Drained, res.TimedOut, res.DrainWait = publishAndDrain(ctx, r.pacer, prog, cfg.ProgressEvery, r.allDone, cfg.Drain)
 	res.Sent, res.SendErrors = pr.sent, pr.failed
 	if pr.sent > 0 {
 		res.PublishTime = pr.last.Sub(pr.first)
@@ -401,14 +387,6 @@ publishing:
 	if pr.err != nil && ctx.Err() == nil {
 		errs.add(fmt.Errorf("publish: %w", pr.err))
 	}
-
-	// Drain: every subscriber has every message, or the drain timeout.
-	drainStart := time.Now()
-	prog.phase("drain")
-	if pr.sent == r.planned {
-		res.Drained, res.TimedOut = waitDrain(ctx, r.allDone, cfg.Drain, tick.C, prog.report)
-	}
-	res.DrainWait = time.Since(drainStart)
 
 	if err := win.close(); err != nil {
 		return res, err
@@ -443,6 +421,33 @@ publishing:
 		return res, fmt.Errorf("publish stopped after %d/%d messages: %w", pr.sent, r.planned, pr.err)
 	}
 	return res, nil
+}
+
+// publishAndDrain runs the pacer to its end (phase "publish"), then, when every
+// planned message went out, waits until done is closed or drain passes (phase
+// "drain"); prog reports every interval throughout.
+func publishAndDrain(ctx context.Context, p *pacer, prog *fanoutProgress, every time.Duration, done <-chan struct{},
+	drain time.Duration) (pr paceResult, drained, timedOut bool, drainWait time.Duration) {
+	pubDone := make(chan paceResult, 1)
+	go func() { pubDone <- p.run(ctx) }()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	prog.phase("publish")
+publishing:
+	for {
+		select {
+		case pr = <-pubDone:
+			break publishing
+		case <-tick.C:
+			prog.report()
+		}
+	}
+	start := time.Now()
+	prog.phase("drain")
+	if pr.sent == p.planned {
+		drained, timedOut = waitDrain(ctx, done, drain, tick.C, prog.report)
+	}
+	return pr, drained, timedOut, time.Since(start)
 }
 
 // waitDrain waits until done is closed (drained), the drain timeout passes, or

@@ -469,24 +469,10 @@ func RunUsers(ctx context.Context, cfg UsersConfig) (*UsersResult, error) {
 	if err != nil {
 		return res, err
 	}
-	pubDone := make(chan paceResult, 1)
-	go func() { pubDone <- r.pacer.run(ctx) }()
-
 	prog := &fanoutProgress{fn: cfg.Progress, joined: cr.Connected, target: len(r.devs), planned: r.planned,
 		sent: &r.pacer.sent, dialers: []*Dialer{devDialer, pubDialer}, snapshot: r.snapshot}
-	tick := time.NewTicker(cfg.ProgressEvery)
-	defer tick.Stop()
 	var pr paceResult
-	prog.phase("publish")
-publishing:
-	for {
-		select {
-		case pr = <-pubDone:
-			break publishing
-		case <-tick.C:
-			prog.report()
-		}
-	}
+	pr, res.Drained, res.TimedOut, res.DrainWait = publishAndDrain(ctx, r.pacer, prog, cfg.ProgressEvery, r.allDone, cfg.Drain)
 	res.Sent, res.SendErrors = pr.sent, pr.failed
 	if ap, ok := pub.(*apiPublisher); ok {
 		st := ap.stats()
@@ -498,13 +484,6 @@ publishing:
 	if pr.err != nil && ctx.Err() == nil {
 		errs.add(fmt.Errorf("publish: %w", pr.err))
 	}
-
-	drainStart := time.Now()
-	prog.phase("drain")
-	if pr.sent == r.planned {
-		res.Drained, res.TimedOut = waitDrain(ctx, r.allDone, cfg.Drain, tick.C, prog.report)
-	}
-	res.DrainWait = time.Since(drainStart)
 	if err := win.close(); err != nil {
 		return res, err
 	}
