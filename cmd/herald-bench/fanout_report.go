@@ -65,20 +65,7 @@ func WriteFanoutTable(w io.Writer, r *FanoutResult) error {
 		row("  on "+t.Target, "%d joined, delivered %d/%d; p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms",
 			t.Joined, t.Delivered, t.Expected, ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max))
 	}
-	drain := "complete"
-	if !r.Drained {
-		drain = "incomplete"
-	}
-	row("drain", "%s after %v", drain, r.DrainWait.Round(time.Millisecond))
-	row("dropped by server", "%d", r.Disconnects)
-	writeUsageRows(row, r.Usage)
-	row("window", "%v (first send − drain end)", r.Window.Round(time.Millisecond))
-	for _, e := range sortedErrors(r.Errors) {
-		row("error", "%dx %s", r.Errors[e], e)
-	}
-	if r.TimedOut {
-		row("TIMED OUT", "results are partial")
-	}
+	writeEndRows(row, r.Drained, r.DrainWait, r.Disconnects, r.Usage, r.Errors, r.TimedOut)
 	return tw.Flush()
 }
 
@@ -228,4 +215,24 @@ func WriteFanoutJSON(w io.Writer, r *FanoutResult) error {
 		usageJSON: usageToJSON(r.Usage), PerTarget: targets,
 		Errors: r.Errors, TimedOut: r.TimedOut,
 	})
+}
+
+// writeEndRows writes the rows that end the fanout and users tables: drain,
+// disconnects, resource usage, the measuring window, errors and a timeout.
+func writeEndRows(row func(k, format string, a ...any), drained bool, drainWait time.Duration, disconnects int64,
+	u Usage, errs map[string]int, timedOut bool) {
+	drain := "complete"
+	if !drained {
+		drain = "incomplete"
+	}
+	row("drain", "%s after %v", drain, drainWait.Round(time.Millisecond))
+	row("dropped by server", "%d", disconnects)
+	writeUsageRows(row, u)
+	row("window", "%v (first send − drain end)", u.Window.Round(time.Millisecond))
+	for _, e := range sortedErrors(errs) {
+		row("error", "%dx %s", errs[e], e)
+	}
+	if timedOut {
+		row("TIMED OUT", "results are partial")
+	}
 }

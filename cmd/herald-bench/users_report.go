@@ -46,20 +46,7 @@ func WriteUsersTable(w io.Writer, r *UsersResult) error {
 		row("  on "+t.Target, "%d devices, delivered %d/%d; p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms",
 			t.Joined, t.Delivered, t.Expected, ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max))
 	}
-	drain := "complete"
-	if !r.Drained {
-		drain = "incomplete"
-	}
-	row("drain", "%s after %v", drain, r.DrainWait.Round(time.Millisecond))
-	row("dropped by server", "%d", r.Disconnects)
-	writeUsageRows(row, r.Usage)
-	row("window", "%v (first send − drain end)", r.Window.Round(time.Millisecond))
-	for _, e := range sortedErrors(r.Errors) {
-		row("error", "%dx %s", r.Errors[e], e)
-	}
-	if r.TimedOut {
-		row("TIMED OUT", "results are partial")
-	}
+	writeEndRows(row, r.Drained, r.DrainWait, r.Disconnects, r.Usage, r.Errors, r.TimedOut)
 	return tw.Flush()
 }
 
