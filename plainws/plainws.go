@@ -135,10 +135,22 @@ func pingFrame() *engineio.Frame {
 
 // ServeHTTP upgrades the request and serves the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The request counts in wg from here until its read loop takes over, and the Add
+	// happens under mu with closing checked, so it never races Shutdown's Wait.
+	s.mu.Lock()
 	if s.closing.Load() {
+		s.mu.Unlock()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	reading := false
+	defer func() {
+		if !reading {
+			s.wg.Done()
+		}
+	}()
 	wc, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		return
@@ -160,23 +172,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.sock = sock
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
+	closing := s.closing.Load() // Shutdown began after this request started: close it too
 	s.mu.Unlock()
 	c.refreshDeadline()
 	c.mu.Lock()
 	c.timer = time.AfterFunc(s.cfg.PingInterval, c.ping)
 	c.mu.Unlock()
-	s.wg.Add(1)
+	reading = true // the read loop owns the request's count in wg now
 	go func() {
 		defer s.wg.Done()
 		wc.ReadLoop()
 	}()
+	if closing {
+		// Not in Shutdown's list: cut it at once, so its read loop ends and Shutdown's
+		// wait does not outlast its deadline on it.
+		c.closeWith(1001, "server shutting down")
+		_ = wc.NetConn().Close()
+	}
 }
 
 // Shutdown closes every connection with code 1001 (going away) and waits for them
 // until ctx is done, then cuts what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
 	s.mu.Lock()
+	s.closing.Store(true) // under mu: ServeHTTP checks it there before counting in wg
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
