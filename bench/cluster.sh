@@ -53,6 +53,8 @@
 #   DEBUG_PORT_BASE    if set, Herald node i serves pprof on 127.0.0.1:DEBUG_PORT_BASE+i-1
 #                      (go tool pprof -top 'http://127.0.0.1:6060/debug/pprof/profile?seconds=5')
 #   JSON_DIR           if set, keep each run's JSON result there
+#   BENCH_ARGS         more herald-bench fanout flags (e.g. "-cpuprofile /tmp/client.prof")
+#   HERALD_*           Herald's settings pass through to both nodes (e.g. HERALD_WRITE_DELAY=20ms)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -94,7 +96,7 @@ bench_run() {
   local out=$1 urls=$2 rate=$3 c=$4 rc=0
   "$WORK/herald-bench" fanout -url "$urls" -c "$c" -rate "$rate" -duration "$D" -payload "$P" \
     -publishers "$PUBLISHERS" -drain "$DRAIN" -parallel "$PARALLEL" -timeout "$TIMEOUT" \
-    -pids "$PID1,$PID2" -redis "127.0.0.1:$REDIS_PORT" -json >"$out" || rc=$?
+    -pids "$PID1,$PID2" -redis "127.0.0.1:$REDIS_PORT" -json ${BENCH_ARGS:-} >"$out" || rc=$?
   return $rc
 }
 

@@ -61,6 +61,21 @@ type Config struct {
 	// WriteTimeout bounds one write to a WebSocket. A peer that accepts nothing for this
 	// long is closed with ReasonTransportError. Zero means 10s.
 	WriteTimeout time.Duration
+	// WriteWorkers is the number of goroutines, shared by all WebSocket sessions, that
+	// write queued frames: each takes a session with a backlog, writes the whole backlog
+	// in one non-blocking writev and moves on; a session whose socket is full gets a
+	// goroutine of its own until it drains. Zero means GOMAXPROCS. Connections that do
+	// not expose their file descriptor (syscall.Conn: TLS, in-memory) and platforms
+	// other than Linux use a goroutine per flushing session instead.
+	WriteWorkers int
+	// WriteDelay is the least time between two rounds of the write pool, so the least
+	// time between two writes to one WebSocket: frames queued meanwhile go out together
+	// in one write. A larger delay spends less CPU per message at high message rates
+	// (fewer system calls for the server and the clients) and adds up to the delay to
+	// each message's latency; a message to an idle server is never delayed. Zero means
+	// no delay: rounds follow one another, and frames gather only while the server is
+	// busy writing.
+	WriteDelay time.Duration
 	// ReadBufferSize is the read buffer per WebSocket connection, in bytes; it is the
 	// largest part of an idle connection's memory. Zero means 512.
 	ReadBufferSize int
@@ -84,6 +99,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteQueueBytes < 0 {
 		return c, fmt.Errorf("engineio: WriteQueueBytes must be positive, got %d", c.WriteQueueBytes)
+	}
+	if c.WriteDelay < 0 {
+		return c, fmt.Errorf("engineio: WriteDelay must not be negative, got %s", c.WriteDelay)
+	}
+	if c.WriteWorkers < 0 {
+		return c, fmt.Errorf("engineio: WriteWorkers must not be negative, got %d", c.WriteWorkers)
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = DefaultReadBufferSize

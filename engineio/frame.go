@@ -2,8 +2,6 @@ package engineio
 
 import (
 	"encoding/binary"
-	"net"
-	"time"
 )
 
 // Frame is one Engine.IO packet encoded once and ready for either transport: the bytes
@@ -85,27 +83,9 @@ func (f *Frame) Binary() bool { return f.binary }
 // Len is the frame's size on a WebSocket.
 func (f *Frame) Len() int { return len(f.buf) }
 
-// Writer writes frames to a connection, a backlog at a time in one writev, with no
-// allocation once warm. A Writer belongs to one goroutine at a time; Herald's writers
-// take one from a sync.Pool for the length of a flush.
-type Writer struct {
-	bufs net.Buffers // the frames of the current batch
-	w    net.Buffers // what WriteTo consumes (it advances its receiver)
-}
-
-// Write writes frames to c in one writev, with a write deadline of timeout.
-func (wr *Writer) Write(c net.Conn, frames []*Frame, timeout time.Duration) error {
-	wr.bufs = wr.bufs[:0]
-	for _, f := range frames {
-		wr.bufs = append(wr.bufs, f.buf)
-	}
-	_ = c.SetWriteDeadline(time.Now().Add(timeout))
-	wr.w = wr.bufs
-	_, err := wr.w.WriteTo(c)
-	clear(wr.bufs)
-	wr.w = nil
-	return err
-}
+// Bytes returns the whole WebSocket frame, header included, as written to the wire.
+// The caller must not modify it.
+func (f *Frame) Bytes() []byte { return f.buf }
 
 // WithOpcode returns a copy of f with another WebSocket opcode (e.g. 0x9 for a ping
 // control frame). The packet bytes are shared.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/base64id"
+	"github.com/heraldhq/herald/internal/wswrite"
 	"github.com/lxzan/gws"
 )
 
@@ -47,11 +48,13 @@ type Server struct {
 	upgrader *gws.Upgrader
 	sessions sessionTable
 	closing  atomic.Bool
-	// wg counts the goroutines the server starts: WebSocket read loops and write
-	// flushes. Shutdown waits for it.
+	// wg counts the goroutines the server starts: WebSocket read loops, the write
+	// pool's workers and per-session flushes. Shutdown waits for it.
 	wg sync.WaitGroup
-	// writers pools the writev scratch space of flushing sessions.
-	writers sync.Pool
+	// flush writes the WebSocket sessions' backlogs (Config.WriteWorkers).
+	flush *wswrite.Pool
+	// batches pools the write scratch space of per-session flush goroutines.
+	batches sync.Pool
 
 	pingFrame, noopFrame, closeFrame, pongProbeFrame *Frame
 	openUpgrades                                     string // the "upgrades" JSON for polling sessions
@@ -77,7 +80,8 @@ func New(cfg Config, h Handler) (*Server, error) {
 		s.openUpgrades = `["websocket"]`
 	}
 	s.sessions.init()
-	s.writers.New = func() any { return new(Writer) }
+	s.flush = wswrite.NewPool(cfg.WriteWorkers, cfg.WriteDelay, &s.wg)
+	s.batches.New = func() any { return new(wswrite.Batch) }
 	s.upgrader = gws.NewUpgrader(&wsHandler{srv: s}, &gws.ServerOption{
 		ReadBufferSize:     cfg.ReadBufferSize,
 		ReadMaxPayloadSize: cfg.MaxPayload,
@@ -229,6 +233,7 @@ func (s *Server) newSession(r *http.Request, kind transportKind, ws *gws.Conn) *
 		hs:   NewHandshake(r),
 		kind: kind,
 		ws:   ws,
+		raw:  rawConn(ws),
 	}
 	s.sessions.add(sess)
 	return sess

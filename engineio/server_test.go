@@ -355,6 +355,7 @@ func TestWebSocketOnly(t *testing.T) {
 	}
 	c.SendText(t, "4hello")
 	c.Expect(t, "4hello")
+	c.Ping(t, "are you there") // the pong goes through the session's queue
 	c.SendBinary(t, []byte{1, 2, 3})
 	if m := c.Next(t, 5*time.Second); !m.Binary || string(m.Data) != "\x01\x02\x03" {
 		t.Fatalf("binary echo %+v", m)
@@ -558,7 +559,8 @@ func TestConfigDefaults(t *testing.T) {
 	if c, _ := (Config{PingInterval: time.Nanosecond}).withDefaults(); c.PingInterval != minTimer {
 		t.Fatalf("tiny interval not raised to the floor: %v", c.PingInterval)
 	}
-	for _, bad := range []Config{{MaxPayload: -1}, {WriteQueueBytes: -1}, {Transports: []string{"carrier-pigeon"}}} {
+	for _, bad := range []Config{{MaxPayload: -1}, {WriteQueueBytes: -1}, {Transports: []string{"carrier-pigeon"}},
+		{WriteWorkers: -1}, {WriteDelay: -time.Millisecond}} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("%+v: no error", bad)
 		}

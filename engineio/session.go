@@ -2,10 +2,11 @@ package engineio
 
 import (
 	"errors"
+	"sync"
+	"syscall"
 	"time"
 
-	"sync"
-
+	"github.com/heraldhq/herald/internal/wswrite"
 	"github.com/lxzan/gws"
 )
 
@@ -30,10 +31,12 @@ const (
 
 // Session is one Engine.IO connection, on whichever transport it currently uses.
 //
-// Outgoing packets go into a bounded queue. On a WebSocket, a writer goroutine is
-// started when the queue becomes non-empty; it writes the whole backlog in one writev
-// and exits when the queue is empty, so an idle session costs no goroutine besides its
-// reader. On polling, the held GET takes the whole queue as one payload.
+// Outgoing packets go into a bounded queue. On a WebSocket, a session whose queue
+// becomes non-empty joins the server's write pool (internal/wswrite): a few shared
+// goroutines write each backlog in one non-blocking writev, and only a session whose
+// socket is full gets a goroutine of its own until it drains. An idle session costs
+// no goroutine besides its reader. On polling, the held GET takes the whole queue as
+// one payload.
 //
 // Send, Close and the accessors are safe for concurrent use.
 type Session struct {
@@ -48,13 +51,15 @@ type Session struct {
 	closed        bool
 	overflowed    bool // the queue overflowed; the close for it is under way
 	kind          transportKind
-	ws            *gws.Conn // the WebSocket, when kind is kindWebSocket
-	probe         *gws.Conn // the WebSocket being upgraded to
+	ws            *gws.Conn       // the WebSocket, when kind is kindWebSocket
+	raw           syscall.RawConn // ws's socket, for non-blocking writes; nil if it has none
+	probe         *gws.Conn       // the WebSocket being upgraded to
 	upgrade       upgradeState
 	queue         []*Frame
 	spare         []*Frame // the writer's previous batch, reused as the next queue
 	queued        int      // bytes in queue
-	flushing      bool     // a writer goroutine owns the WebSocket's writes
+	flushing      bool     // the session is in the write pool's line, or a goroutine owns its writes
+	flushRound    uint64   // the write pool's round that last wrote the session
 	closeWS       Reason   // non-zero: the writer sends a close frame once the queue is drained
 	poll          chan struct{}
 	getting       bool // a polling GET is being served
@@ -162,15 +167,20 @@ func (s *Session) enqueueLocked(n int, fs ...*Frame) error {
 	return nil
 }
 
-// kickLocked gets the queue moving: it starts the WebSocket writer, or wakes the held
-// polling GET. s.mu must be held.
+// kickLocked gets the queue moving: it puts the WebSocket in the write pool's line
+// (or starts its own writer when its connection has no file descriptor), or wakes the
+// held polling GET. s.mu must be held.
 func (s *Session) kickLocked() {
 	switch {
 	case s.kind == kindWebSocket:
 		if !s.flushing {
 			s.flushing = true
-			s.srv.wg.Add(1)
-			go s.flushWS(s.ws)
+			if s.raw != nil {
+				s.srv.flush.Add((*wsFlusher)(s), s.flushRound)
+			} else {
+				s.srv.wg.Add(1)
+				go s.flushWS(s.ws, nil)
+			}
 		}
 	case s.poll != nil && s.upgrade != upgradePaused:
 		close(s.poll)
@@ -178,44 +188,151 @@ func (s *Session) kickLocked() {
 	}
 }
 
-// flushWS writes the queue to c until it is empty, each backlog in one writev.
-func (s *Session) flushWS(c *gws.Conn) {
-	defer s.srv.wg.Done()
-	nc := c.NetConn()
-	wr := s.srv.writers.Get().(*Writer)
-	defer s.srv.writers.Put(wr)
-	var batch []*Frame
-	for {
-		s.mu.Lock()
-		if batch != nil && s.spare == nil {
-			s.spare = batch[:0]
-		}
-		if len(s.queue) == 0 || s.ws != c {
-			s.flushing = false
-			closeWith := s.closeWS
-			if s.ws != c {
-				closeWith = 0
-			}
-			s.mu.Unlock()
-			if closeWith != 0 {
-				_ = c.WriteClose(closeWith.wsCloseCode(), []byte(closeWith.String()))
-			}
-			return
-		}
-		batch, s.queue, s.spare = s.queue, s.spare, nil
-		s.queued = 0
-		s.mu.Unlock()
+// rawConn returns c's socket for non-blocking writes, or nil when it exposes none.
+func rawConn(c *gws.Conn) syscall.RawConn {
+	if c == nil {
+		return nil
+	}
+	sc, ok := c.NetConn().(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
 
-		err := wr.Write(nc, batch, s.srv.cfg.WriteTimeout)
-		clear(batch)
-		if err != nil {
-			s.mu.Lock()
-			s.flushing = false
+// takeQueueLocked takes the whole queue for writing. s.mu must be held.
+func (s *Session) takeQueueLocked() []*Frame {
+	q := s.queue
+	s.queue, s.spare, s.queued = s.spare, nil, 0
+	return q
+}
+
+// recycleLocked keeps a written batch's array as the next queue. s.mu must be held.
+func (s *Session) recycleLocked(q []*Frame) {
+	clear(q)
+	if s.spare == nil {
+		s.spare = q[:0]
+	}
+}
+
+// doneFlushingLocked ends a flush of c: the session leaves the line, and if it is
+// closing gracefully the close frame follows the drained queue (on a goroutine of its
+// own when inline is false, so a pool worker never blocks on one peer). It unlocks
+// s.mu.
+func (s *Session) doneFlushingLocked(c *gws.Conn, inline bool) {
+	s.flushing = false
+	closeWith := s.closeWS
+	if s.ws != c {
+		closeWith = 0
+	}
+	s.mu.Unlock()
+	if closeWith == 0 {
+		return
+	}
+	if inline {
+		s.writeClose(c, closeWith)
+		return
+	}
+	s.srv.wg.Add(1)
+	go func() {
+		defer s.srv.wg.Done()
+		s.writeClose(c, closeWith)
+	}()
+}
+
+func (s *Session) writeClose(c *gws.Conn, r Reason) {
+	_ = c.NetConn().SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	_ = c.WriteClose(r.wsCloseCode(), []byte(r.String()))
+}
+
+// writeFailed ends the session after a failed write on c.
+func (s *Session) writeFailed(c *gws.Conn) {
+	s.mu.Lock()
+	s.flushing = false
+	s.mu.Unlock()
+	s.close(ReasonTransportError, false)
+	_ = c.NetConn().Close()
+}
+
+// wsFlusher is a Session as the write pool sees it.
+type wsFlusher Session
+
+// Flush writes the session's backlog without blocking (wswrite.Flusher).
+func (f *wsFlusher) Flush(b *wswrite.Batch, round uint64) (again bool) {
+	s := (*Session)(f)
+	s.mu.Lock()
+	s.flushRound = round
+	c, raw := s.ws, s.raw
+	if len(s.queue) == 0 || c == nil {
+		s.doneFlushingLocked(c, false)
+		return false
+	}
+	q := s.takeQueueLocked()
+	s.mu.Unlock()
+	for _, fr := range q {
+		b.Add(fr.buf)
+	}
+	done, err := b.TryWrite(raw)
+	s.mu.Lock()
+	s.recycleLocked(q)
+	if err == nil && done {
+		if len(s.queue) > 0 && s.ws == c {
 			s.mu.Unlock()
-			s.close(ReasonTransportError, false)
-			_ = nc.Close()
+			return true
+		}
+		s.doneFlushingLocked(c, false)
+		return false
+	}
+	s.mu.Unlock()
+	if err != nil {
+		b.Reset()
+		s.writeFailed(c)
+		return false
+	}
+	// The socket is full: finish on a goroutine that may block (up to WriteTimeout).
+	rest := s.srv.batches.Get().(*wswrite.Batch)
+	b.MoveTo(rest)
+	s.srv.wg.Add(1)
+	go s.flushWS(c, rest)
+	return false
+}
+
+// flushWS writes to c with blocking writes, starting with what b holds (nil for
+// nothing): for a socket that was full, until the rest is out, after which the session
+// goes back to the pool's line if more is queued; for a connection without a file
+// descriptor, until the queue is empty.
+func (s *Session) flushWS(c *gws.Conn, b *wswrite.Batch) {
+	defer s.srv.wg.Done()
+	if b == nil {
+		b = s.srv.batches.Get().(*wswrite.Batch)
+	}
+	defer s.srv.batches.Put(b)
+	nc := c.NetConn()
+	for {
+		if err := b.Write(nc, s.srv.cfg.WriteTimeout); err != nil {
+			s.writeFailed(c)
 			return
 		}
+		s.mu.Lock()
+		if len(s.queue) == 0 || s.ws != c {
+			s.doneFlushingLocked(c, true)
+			return
+		}
+		if s.raw != nil {
+			s.srv.flush.Add((*wsFlusher)(s), s.flushRound) // still flushing: back in line
+			s.mu.Unlock()
+			return
+		}
+		q := s.takeQueueLocked()
+		for _, fr := range q {
+			b.Add(fr.buf)
+		}
+		s.recycleLocked(q)
+		s.mu.Unlock()
 	}
 }
 
@@ -242,15 +359,11 @@ func (s *Session) close(r Reason, alive bool) {
 	graceful := alive && r.graceful()
 	kind, ws, probe := s.kind, s.ws, s.probe
 	s.probe = nil
-	startFlush, removeNow := false, true
+	removeNow := true
 	if kind == kindWebSocket {
 		if graceful {
 			s.closeWS = r
-			if !s.flushing {
-				s.flushing = true
-				startFlush = true
-				s.srv.wg.Add(1)
-			}
+			s.kickLocked() // the writer sends the close frame after the queue
 		}
 	} else {
 		// The close packet goes out alone, in the GET after the one that takes the
@@ -279,13 +392,8 @@ func (s *Session) close(r Reason, alive bool) {
 	if probe != nil {
 		_ = probe.NetConn().Close()
 	}
-	if ws != nil {
-		switch {
-		case startFlush:
-			go s.flushWS(ws)
-		case !graceful:
-			_ = ws.NetConn().Close()
-		}
+	if ws != nil && !graceful {
+		_ = ws.NetConn().Close()
 	}
 	if removeNow {
 		s.srv.sessions.remove(s)
@@ -442,7 +550,7 @@ func (s *Session) completeUpgrade(c *gws.Conn) bool {
 	if s.probe != c || s.upgrade != upgradePaused || s.closed {
 		return false
 	}
-	s.kind, s.ws, s.probe, s.upgrade = kindWebSocket, c, nil, upgradeNone
+	s.kind, s.ws, s.raw, s.probe, s.upgrade = kindWebSocket, c, rawConn(c), nil, upgradeNone
 	if s.poll != nil {
 		close(s.poll) // the held GET answers noop
 		s.poll = nil

@@ -31,7 +31,17 @@ var _ gws.Event = (*wsHandler)(nil)
 
 func (h *wsHandler) OnOpen(*gws.Conn) {}
 
-func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) { _ = c.WritePong(payload) }
+// OnPing answers a WebSocket ping. On a session's connection the pong goes through
+// the session's queue: the write pool writes that socket directly, and a frame gws
+// wrote itself could land in the middle of one of ours.
+func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
+	slot := slotOf(c)
+	if slot.sess != nil && !slot.probe {
+		_ = slot.sess.Send(NewBinaryFrame(payload).WithOpcode(0xA))
+		return
+	}
+	_ = c.WritePong(payload)
+}
 
 func (h *wsHandler) OnPong(*gws.Conn, []byte) {}
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/engineio"
+	"github.com/heraldhq/herald/internal/wswrite"
 	"github.com/heraldhq/herald/socketio"
 	"github.com/lxzan/gws"
 )
@@ -284,7 +285,7 @@ func (c *conn) SendBatch(fs []*engineio.Frame) error {
 
 func (c *conn) flush() {
 	defer c.srv.wg.Done()
-	var wr engineio.Writer
+	var b wswrite.Batch
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -295,7 +296,10 @@ func (c *conn) flush() {
 			return
 		}
 		c.mu.Unlock()
-		if err := wr.Write(c.ws.NetConn(), batch, c.srv.cfg.WriteTimeout); err != nil {
+		for _, f := range batch {
+			b.Add(f.Bytes())
+		}
+		if err := b.Write(c.ws.NetConn(), c.srv.cfg.WriteTimeout); err != nil {
 			_ = c.ws.NetConn().Close()
 			c.mu.Lock()
 			c.flushing = false

@@ -34,13 +34,13 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestEnvAndFlags(t *testing.T) {
-	env := []string{"NODE_PORT=4000", "HERALD_PING_INTERVAL=5s", "HERALD_CORS_ORIGINS=http://a,http://b", "HERALD_TRANSPORTS=websocket"}
+	env := []string{"NODE_PORT=4000", "HERALD_PING_INTERVAL=5s", "HERALD_CORS_ORIGINS=http://a,http://b", "HERALD_TRANSPORTS=websocket", "HERALD_WRITE_DELAY=20ms"}
 	s, err := loadSettings([]string{"-ping-timeout", "3s", "-max-payload=500"}, env, new(bytes.Buffer))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Port != 4000 || s.PingInterval != 5*time.Second || s.PingTimeout != 3*time.Second || s.MaxPayload != 500 ||
-		len(s.CORSOrigins) != 2 || len(s.Transports) != 1 {
+		len(s.CORSOrigins) != 2 || len(s.Transports) != 1 || s.config(nil).Engine.WriteDelay != 20*time.Millisecond {
 		t.Fatalf("settings %+v", s)
 	}
 	// PORT wins over NODE_PORT; a flag wins over both.
@@ -66,6 +66,7 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 		{env: "HERALD_PING_INTERVAL=soon", want: "HERALD_PING_INTERVAL:"},
 		{env: "HERALD_PING_TIMEOUT=-1s", want: "HERALD_PING_TIMEOUT: must be positive"},
 		{env: "HERALD_MAX_PAYLOAD=0", want: "HERALD_MAX_PAYLOAD: must be positive"},
+		{env: "HERALD_WRITE_DELAY=2s", want: "HERALD_WRITE_DELAY: must be between 0 and 1s"},
 		{env: "HERALD_TRANSPORTS=websocket,carrier-pigeon", want: `HERALD_TRANSPORTS: unknown transport "carrier-pigeon"`},
 		{env: "HERALD_LOG_LEVEL=loud", want: "HERALD_LOG_LEVEL: unknown level"},
 		{env: "HERALD_WS_PATH=/", want: "HERALD_WS_PATH:"},

@@ -27,6 +27,7 @@ type Message struct {
 type Conn struct {
 	ws       *gws.Conn
 	msgs     chan Message
+	pongs    chan []byte
 	done     chan struct{}
 	mu       sync.Mutex
 	closeErr error
@@ -53,6 +54,13 @@ func (h *handler) OnMessage(_ *gws.Conn, m *gws.Message) {
 	h.c.msgs <- Message{Data: bytes.Clone(m.Bytes()), Binary: m.Opcode == gws.OpcodeBinary}
 }
 
+func (h *handler) OnPong(_ *gws.Conn, payload []byte) {
+	select {
+	case h.c.pongs <- bytes.Clone(payload):
+	default: // nobody is counting pongs
+	}
+}
+
 func (h *handler) OnClose(_ *gws.Conn, err error) {
 	h.c.mu.Lock()
 	h.c.closeErr = err
@@ -63,7 +71,7 @@ func (h *handler) OnClose(_ *gws.Conn, err error) {
 // Dial connects to a ws:// URL. The connection is closed when the test ends.
 func Dial(t testing.TB, url string, opt Options) *Conn {
 	t.Helper()
-	c := &Conn{msgs: make(chan Message, 1<<16), done: make(chan struct{})}
+	c := &Conn{msgs: make(chan Message, 1<<16), pongs: make(chan []byte, 16), done: make(chan struct{})}
 	hdr := make(map[string][]string)
 	for k, v := range opt.Header {
 		hdr[k] = []string{v}
@@ -90,6 +98,22 @@ func Dial(t testing.TB, url string, opt Options) *Conn {
 		}
 	})
 	return c
+}
+
+// Ping sends a WebSocket ping with payload and waits for the pong carrying it.
+func (c *Conn) Ping(t testing.TB, payload string) {
+	t.Helper()
+	if err := c.ws.WritePing([]byte(payload)); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	select {
+	case p := <-c.pongs:
+		if string(p) != payload {
+			t.Fatalf("pong %q, want %q", p, payload)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
 }
 
 // SendText sends a text message.
