@@ -48,6 +48,10 @@ type Server struct {
 	upgrader *gws.Upgrader
 	sessions sessionTable
 	closing  atomic.Bool
+	// gate orders a request's admission (enter) before Shutdown's decision to close:
+	// a request that may start goroutines is counted in wg under gate's read lock,
+	// and Shutdown sets closing under its write lock, so no Add can race the Wait.
+	gate sync.RWMutex
 	// wg counts the goroutines the server starts: WebSocket read loops, the write
 	// pool's workers and per-session flushes. Shutdown waits for it.
 	wg sync.WaitGroup
@@ -150,6 +154,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if isWS {
+			if !s.enter() {
+				http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+				return
+			}
+			defer s.wg.Done()
 			s.serveUpgrade(w, r, sess)
 			return
 		}
@@ -187,15 +196,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.closing.Load() {
+	if !s.enter() {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	defer s.wg.Done()
 	if isWS {
 		s.handshakeWebSocket(w, r)
 		return
 	}
 	s.handshakePolling(w, r)
+}
+
+// enter counts a request that may open a session or start goroutines in wg, unless
+// Shutdown has begun. The caller calls wg.Done when the request is served; a session
+// it opened meanwhile is closed by afterOpen if Shutdown began in between.
+func (s *Server) enter() bool {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// afterOpen drops a session opened while Shutdown was listing the sessions to close
+// (at once, without a goodbye: Shutdown's grace period would not know to cut it).
+func (s *Server) afterOpen(sess *Session) {
+	if s.closing.Load() {
+		sess.cut()
+	}
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -263,6 +294,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportPolling))
+	s.afterOpen(sess)
 	sess.serveGet(w, r)
 }
 
@@ -286,10 +318,11 @@ func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error
 		_ = nc.Close()
 		return errors.New("engineio: ServeConn needs an EIO=4 websocket handshake request")
 	}
-	if s.closing.Load() {
+	if !s.enter() {
 		_ = nc.Close()
 		return ErrServerClosed
 	}
+	defer s.wg.Done()
 	conn, err := s.upgrader.UpgradeFromConn(nc, br, r)
 	if err != nil {
 		return err
@@ -306,11 +339,12 @@ func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request) {
 	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportWebSocket))
-	s.wg.Add(1)
+	s.wg.Add(1) // the request's own count (enter) is still held: no race with Wait
 	go func() {
 		defer s.wg.Done()
 		conn.ReadLoop()
 	}()
+	s.afterOpen(sess)
 }
 
 // serveUpgrade accepts the WebSocket that upgrades a polling session
@@ -349,7 +383,9 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *Sess
 // exited or ctx is done, in which case it cuts the remaining connections and returns
 // ctx's error. It does not close the listener: stop the http.Server after it.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.gate.Lock()
 	s.closing.Store(true)
+	s.gate.Unlock()
 	all := s.sessions.all()
 	for _, sess := range all {
 		sess.close(ReasonServerShutdown, true)

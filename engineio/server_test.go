@@ -1,16 +1,19 @@
 package engineio
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/testclient"
+	"github.com/lxzan/gws"
 )
 
 // echoHandler echoes every message back and records closes.
@@ -582,4 +585,55 @@ func TestHandlerPanic(t *testing.T) {
 	c.SendText(t, "4panic")
 	c.SendText(t, "4after")
 	c.Expect(t, "4after")
+}
+
+// TestShutdownDuringHandshakes: WebSocket handshakes that race Shutdown either are
+// refused or get a session that Shutdown closes; Shutdown returns and no goroutine
+// is left behind (goleak in TestMain; the race detector checks the WaitGroup).
+func TestShutdownDuringHandshakes(t *testing.T) {
+	h := newEchoHandler()
+	srv, err := New(Config{}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	url := wsURL(ts.URL) + "/?EIO=4&transport=websocket"
+	stop := make(chan struct{})
+	var dialers sync.WaitGroup
+	var opened atomic.Int64
+	for range 8 {
+		dialers.Add(1)
+		go func() {
+			defer dialers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, _, err := gws.NewClient(new(gws.BuiltinEventHandler), &gws.ClientOption{Addr: url})
+				if err != nil {
+					continue // refused once Shutdown began
+				}
+				opened.Add(1)
+				dialers.Add(1)
+				go func() {
+					defer dialers.Done()
+					c.ReadLoop() // answers the server's close frame, ends when the socket closes
+				}()
+			}
+		}()
+	}
+	testclient.WaitFor(t, func() bool { return opened.Load() >= 20 })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	close(stop)
+	dialers.Wait()
+	if n := srv.Count(); n != 0 {
+		t.Fatalf("%d sessions left after Shutdown", n)
+	}
 }
