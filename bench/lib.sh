@@ -219,7 +219,7 @@ start_cluster() {
     port=$((PORT_BASE + i - 1))
     case $1 in
     herald)
-      NAME=herald
+      NAME=herald${HERALD_WRITE_DELAY:+ (write delay $HERALD_WRITE_DELAY)}
       start_herald "$port" "$redis" "${DEBUG_PORT_BASE:+127.0.0.1:$((DEBUG_PORT_BASE + i - 1))}" || return 1
       ;;
     node)
