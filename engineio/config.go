@@ -72,9 +72,10 @@ type Config struct {
 	// time between two writes to one WebSocket: frames queued meanwhile go out together
 	// in one write. A larger delay spends less CPU per message at high message rates
 	// (fewer system calls for the server and the clients) and adds up to the delay to
-	// each message's latency; a message to an idle server is never delayed. Zero means
-	// no delay: rounds follow one another, and frames gather only while the server is
-	// busy writing.
+	// each message's latency; a message that finds no round begun within the last
+	// WriteDelay goes out at once, and a broadcast's sockets go out in the same round.
+	// Zero means no delay: rounds follow one another, and frames gather only while the
+	// server is busy writing.
 	WriteDelay time.Duration
 	// ReadBufferSize is the read buffer per WebSocket connection, in bytes; it is the
 	// largest part of an idle connection's memory. Zero means 512.

@@ -35,6 +35,7 @@ type settings struct {
 	CORSOrigins       []string      `env:"HERALD_CORS_ORIGINS" envSeparator:"," help:"origins allowed for cross-origin polling, comma-separated; * for any"`
 	Transports        []string      `env:"HERALD_TRANSPORTS" envDefault:"websocket,polling" envSeparator:"," help:"enabled transports"`
 	WriteQueue        int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
+	WriteWorkers      int           `env:"HERALD_WRITE_WORKERS" envDefault:"0" help:"goroutines that write WebSocket backlogs, shared by all connections; 0: GOMAXPROCS"`
 	WriteDelay        time.Duration `env:"HERALD_WRITE_DELAY" envDefault:"0s" help:"least time between two writes to one WebSocket; messages queued meanwhile go out in one write (less CPU at high rates, up to this much more latency)"`
 	ShutdownGrace     time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
 	LogLevel          string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
@@ -236,6 +237,7 @@ func (s settings) validate() error {
 	check(s.MaxPayload > 0, "HERALD_MAX_PAYLOAD", "must be positive, got %d", s.MaxPayload)
 	check(s.ConnectTimeout > 0, "HERALD_CONNECT_TIMEOUT", "must be positive, got %v", s.ConnectTimeout)
 	check(s.WriteQueue > 0, "HERALD_WRITE_QUEUE_BYTES", "must be positive, got %d", s.WriteQueue)
+	check(s.WriteWorkers >= 0, "HERALD_WRITE_WORKERS", "must not be negative, got %d", s.WriteWorkers)
 	check(s.WriteDelay >= 0 && s.WriteDelay <= time.Second, "HERALD_WRITE_DELAY", "must be between 0 and 1s, got %v", s.WriteDelay)
 	check(s.ShutdownGrace >= 0, "HERALD_SHUTDOWN_GRACE", "must not be negative, got %v", s.ShutdownGrace)
 	check(s.ClusterKey != "" && !strings.ContainsAny(s.ClusterKey, "#*?[] "), "HERALD_CLUSTER_KEY", "must be non-empty without # * ? [ ] or spaces, got %q", s.ClusterKey)
@@ -289,6 +291,7 @@ func (s settings) config(log *slog.Logger) herald.Config {
 			AllowedOrigins:  s.CORSOrigins,
 			WriteQueueBytes: s.WriteQueue,
 			WriteDelay:      s.WriteDelay,
+			WriteWorkers:    s.WriteWorkers,
 		},
 		ConnectTimeout: s.ConnectTimeout,
 		ShutdownGrace:  s.ShutdownGrace,

@@ -67,6 +67,7 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 		{env: "HERALD_PING_TIMEOUT=-1s", want: "HERALD_PING_TIMEOUT: must be positive"},
 		{env: "HERALD_MAX_PAYLOAD=0", want: "HERALD_MAX_PAYLOAD: must be positive"},
 		{env: "HERALD_WRITE_DELAY=2s", want: "HERALD_WRITE_DELAY: must be between 0 and 1s"},
+		{env: "HERALD_WRITE_WORKERS=-1", want: "HERALD_WRITE_WORKERS: must not be negative"},
 		{env: "HERALD_TRANSPORTS=websocket,carrier-pigeon", want: `HERALD_TRANSPORTS: unknown transport "carrier-pigeon"`},
 		{env: "HERALD_LOG_LEVEL=loud", want: "HERALD_LOG_LEVEL: unknown level"},
 		{env: "HERALD_WS_PATH=/", want: "HERALD_WS_PATH:"},
