@@ -52,6 +52,7 @@ fuzz FuzzAppendString ./internal/jsonstr
 fuzz FuzzDecodeEnvelope ./plainws
 fuzz FuzzDecodeEmit ./api
 fuzz FuzzDecodeMessage ./apps/chat
+fuzz FuzzFeed ./internal/wsframe
 fuzz FuzzParsePacket ./cmd/herald-bench
 fuzz FuzzParseBenchEvent ./cmd/herald-bench
 fuzz FuzzParseSessionCookie ./auth
@@ -64,6 +65,9 @@ step "interop: socket.io-client and ws against Herald"
 mkdir -p bin
 go build -o bin/interop-server ./interop/server
 HERALD_INTEROP_BIN="$PWD/bin/interop-server" npm --prefix interop test
+
+step "interop again over the epoll reader (HERALD_EPOLL_READS=true)"
+HERALD_EPOLL_READS=true HERALD_INTEROP_BIN="$PWD/bin/interop-server" npm --prefix interop test
 
 step "chat demo in headless Chromium: two herald nodes over Redis"
 go build -o bin/herald ./cmd/herald

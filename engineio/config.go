@@ -77,6 +77,12 @@ type Config struct {
 	// Zero means no delay: rounds follow one another, and frames gather only while the
 	// server is busy writing.
 	WriteDelay time.Duration
+	// EpollReads reads WebSocket sessions from one shared epoll loop (Linux) instead of
+	// a goroutine per connection: an idle connection then holds no goroutine stack
+	// and no read buffer (a readable socket gets a goroutine and a pooled 16 KB buffer
+	// until it has nothing more to read). Sessions upgraded from polling, connections
+	// without a file descriptor and other platforms keep gws's read loop.
+	EpollReads bool
 	// ReadBufferSize is the read buffer per WebSocket connection, in bytes; it is the
 	// largest part of an idle connection's memory. Zero means 512.
 	ReadBufferSize int

@@ -46,8 +46,10 @@ type Server struct {
 	handler  Handler
 	log      *slog.Logger
 	upgrader *gws.Upgrader
-	sessions sessionTable
-	closing  atomic.Bool
+	// epollUpgrader upgrades the WebSockets the epoll reader serves (Config.EpollReads).
+	epollUpgrader *gws.Upgrader
+	sessions      sessionTable
+	closing       atomic.Bool
 	// gate orders a request's admission (enter) before Shutdown's decision to close:
 	// a request that may start goroutines is counted in wg under gate's read lock,
 	// and Shutdown sets closing under its write lock, so no Add can race the Wait.
@@ -59,6 +61,8 @@ type Server struct {
 	flush *wswrite.Pool
 	// batches pools the write scratch space of per-session flush goroutines.
 	batches sync.Pool
+	// epoll reads the WebSockets when Config.EpollReads is set (Linux); nil otherwise.
+	epoll *poller
 
 	pingFrame, noopFrame, closeFrame, pongProbeFrame *Frame
 	openUpgrades                                     string // the "upgrades" JSON for polling sessions
@@ -86,6 +90,9 @@ func New(cfg Config, h Handler) (*Server, error) {
 	s.sessions.init()
 	s.flush = wswrite.NewPool(cfg.WriteWorkers, cfg.WriteDelay, &s.wg)
 	s.batches.New = func() any { return new(wswrite.Batch) }
+	if cfg.EpollReads && epollSupported {
+		s.epoll = newPoller(s)
+	}
 	s.upgrader = gws.NewUpgrader(&wsHandler{srv: s}, &gws.ServerOption{
 		ReadBufferSize:     cfg.ReadBufferSize,
 		ReadMaxPayloadSize: cfg.MaxPayload,
@@ -94,6 +101,18 @@ func New(cfg Config, h Handler) (*Server, error) {
 		Recovery:           s.recoverPanic,
 		Logger:             gwsLogger{s.log},
 	})
+	if s.epoll != nil {
+		// gws gives every connection a read buffer of ReadBufferSize, which the epoll
+		// reader never uses: the smallest bufio allows.
+		s.epollUpgrader = gws.NewUpgrader(&wsHandler{srv: s}, &gws.ServerOption{
+			ReadBufferSize:     16,
+			ReadMaxPayloadSize: cfg.MaxPayload,
+			CheckUtf8Enabled:   true,
+			NewSession:         func() gws.SessionStorage { return new(connSlot) },
+			Recovery:           s.recoverPanic,
+			Logger:             gwsLogger{s.log},
+		})
+	}
 	return s, nil
 }
 
@@ -299,13 +318,17 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
-	conn, err := s.upgrader.Upgrade(w, r)
+	up, epoll := s.upgrader, false
+	if s.epoll != nil && r.TLS == nil { // a TLS connection has no descriptor to poll
+		up, epoll = s.epollUpgrader, true
+	}
+	conn, err := up.Upgrade(w, r)
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: websocket upgrade failed",
 			slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
 		return
 	}
-	s.openWebSocket(conn, r)
+	s.openWebSocket(conn, r, epoll)
 }
 
 // ServeConn serves a WebSocket-only session on a connection accepted outside net/http
@@ -327,11 +350,13 @@ func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	s.openWebSocket(conn, r)
+	s.openWebSocket(conn, r, false) // br may hold bytes only gws's reader would see
 	return nil
 }
 
-func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request) {
+// openWebSocket starts a session on conn, read by the epoll reader when epoll is set
+// and it can take the connection, by gws's read loop otherwise.
+func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request, epoll bool) {
 	sess := s.newSession(r, kindWebSocket, conn)
 	conn.Session().(*connSlot).sess = sess
 	sess.Send(s.openFrame(sess.id, "[]"))
@@ -339,11 +364,13 @@ func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request) {
 	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportWebSocket))
-	s.wg.Add(1) // the request's own count (enter) is still held: no race with Wait
-	go func() {
-		defer s.wg.Done()
-		conn.ReadLoop()
-	}()
+	if !epoll || !s.epoll.add(sess, conn) {
+		s.wg.Add(1) // the request's own count (enter) is still held: no race with Wait
+		go func() {
+			defer s.wg.Done()
+			conn.ReadLoop()
+		}()
+	}
 	s.afterOpen(sess)
 }
 
@@ -389,6 +416,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	all := s.sessions.all()
 	for _, sess := range all {
 		sess.close(ReasonServerShutdown, true)
+	}
+	if s.epoll != nil {
+		s.epoll.stop() // the epoll loop ends once its last connection is gone
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

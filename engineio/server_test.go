@@ -62,10 +62,20 @@ func (h *echoHandler) waitClose(t *testing.T) Reason {
 	return 0
 }
 
+// epollTests makes startServer and testConfig turn Config.EpollReads on; TestEpoll
+// sets it to run the WebSocket tests again over the epoll reader.
+var epollTests bool
+
+// testConfig is cfg as the current test mode wants it.
+func testConfig(cfg Config) Config {
+	cfg.EpollReads = cfg.EpollReads || epollTests
+	return cfg
+}
+
 func startServer(t *testing.T, cfg Config) (*Server, *echoHandler, string) {
 	t.Helper()
 	h := newEchoHandler()
-	srv, err := New(cfg, h)
+	srv, err := New(testConfig(cfg), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +531,7 @@ func TestSlowConsumer(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	h := newEchoHandler()
-	srv, err := New(Config{}, h)
+	srv, err := New(testConfig(Config{}), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,7 +602,7 @@ func TestHandlerPanic(t *testing.T) {
 // is left behind (goleak in TestMain; the race detector checks the WaitGroup).
 func TestShutdownDuringHandshakes(t *testing.T) {
 	h := newEchoHandler()
-	srv, err := New(Config{}, h)
+	srv, err := New(testConfig(Config{}), h)
 	if err != nil {
 		t.Fatal(err)
 	}

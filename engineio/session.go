@@ -60,6 +60,7 @@ type Session struct {
 	queued        int      // bytes in queue
 	flushing      bool     // the session is in the write pool's line, or a goroutine owns its writes
 	flushRound    uint64   // the write pool's round that last wrote the session
+	pollID        uint64   // the epoll reader's id for the WebSocket (Config.EpollReads); 0 if none
 	closeWS       Reason   // non-zero: the writer sends a close frame once the queue is drained
 	poll          chan struct{}
 	getting       bool // a polling GET is being served
@@ -357,7 +358,7 @@ func (s *Session) close(r Reason, alive bool) {
 		s.timer.Stop()
 	}
 	graceful := alive && r.graceful()
-	kind, ws, probe := s.kind, s.ws, s.probe
+	kind, ws, probe, pollID := s.kind, s.ws, s.probe, s.pollID
 	s.probe = nil
 	removeNow := true
 	if kind == kindWebSocket {
@@ -394,6 +395,9 @@ func (s *Session) close(r Reason, alive bool) {
 	}
 	if ws != nil && !graceful {
 		_ = ws.NetConn().Close()
+	}
+	if pollID != 0 {
+		s.srv.epoll.remove(pollID)
 	}
 	if removeNow {
 		s.srv.sessions.remove(s)

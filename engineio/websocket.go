@@ -77,18 +77,23 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	if s == nil {
 		return
 	}
-	data := msg.Bytes()
 	if slot.probe {
-		h.onProbeMessage(c, slot, data, msg.Opcode)
+		h.onProbeMessage(c, slot, msg.Bytes(), msg.Opcode)
 		return
 	}
-	if msg.Opcode == gws.OpcodeBinary {
+	s.onWSMessage(msg.Bytes(), msg.Opcode == gws.OpcodeBinary)
+}
+
+// onWSMessage handles one complete message from the session's WebSocket (read by
+// gws's read loop or by the epoll reader).
+func (s *Session) onWSMessage(data []byte, binary bool) {
+	if binary {
 		s.onPacket(Packet{Type: PacketMessage, Binary: true, Data: data})
 		return
 	}
 	p, err := DecodePacket(data)
 	if err != nil || p.Binary { // 'b'+base64 is for polling only
-		h.srv.log.Info("engineio: bad packet", "sid", s.id, "transport", TransportWebSocket, "err", errString(err))
+		s.srv.log.Info("engineio: bad packet", "sid", s.id, "transport", TransportWebSocket, "err", errString(err))
 		s.close(ReasonParseError, true)
 		return
 	}

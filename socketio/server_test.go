@@ -15,8 +15,12 @@ import (
 	"github.com/heraldhq/herald/internal/testclient"
 )
 
+// epollTests makes startServer turn engineio.Config.EpollReads on (TestEpoll).
+var epollTests bool
+
 func startServer(t *testing.T, cfg Config) (*Server, string) {
 	t.Helper()
+	cfg.Engine.EpollReads = cfg.Engine.EpollReads || epollTests
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -382,5 +386,23 @@ func TestServerMiddlewareRunsFirst(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(order, ",") != "server,server,nsp" { // "/" then "/x"
 		t.Fatalf("order %v", order)
+	}
+}
+
+// TestEpoll runs the Socket.IO tests again over engineio's epoll reader.
+func TestEpoll(t *testing.T) {
+	epollTests = true
+	t.Cleanup(func() { epollTests = false })
+	for name, test := range map[string]func(*testing.T){
+		"ConnectAndEvents":                TestConnectAndEvents,
+		"EmitWithAckTimeoutAndDisconnect": TestEmitWithAckTimeoutAndDisconnect,
+		"Binary":                          TestBinary,
+		"NamespacesAndMiddleware":         TestNamespacesAndMiddleware,
+		"RoomsAndBroadcast":               TestRoomsAndBroadcast,
+		"ServerDisconnect":                TestServerDisconnect,
+		"BadPacketCloses":                 TestBadPacketCloses,
+		"SlowReaderDoesNotDelayOthers":    TestSlowReaderDoesNotDelayOthers,
+	} {
+		t.Run(name, test)
 	}
 }

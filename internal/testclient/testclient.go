@@ -116,6 +116,33 @@ func (c *Conn) Ping(t testing.TB, payload string) {
 	}
 }
 
+// SendFragments sends one text message split into the given fragments (a text frame
+// without FIN, continuation frames, the last with FIN), masked as a client must.
+func (c *Conn) SendFragments(t testing.TB, parts ...string) {
+	t.Helper()
+	var out []byte
+	for i, part := range parts {
+		op := byte(0x0) // continuation
+		if i == 0 {
+			op = 0x1
+		}
+		if i == len(parts)-1 {
+			op |= 0x80
+		}
+		if len(part) > 125 {
+			t.Fatal("SendFragments: parts must be ≤ 125 bytes")
+		}
+		key := [4]byte{0x12, 0x34, 0x56, 0x78}
+		out = append(out, op, 0x80|byte(len(part)), key[0], key[1], key[2], key[3])
+		for j := 0; j < len(part); j++ {
+			out = append(out, part[j]^key[j%4])
+		}
+	}
+	if _, err := c.ws.NetConn().Write(out); err != nil {
+		t.Fatalf("send fragments: %v", err)
+	}
+}
+
 // SendText sends a text message.
 func (c *Conn) SendText(t testing.TB, s string) {
 	t.Helper()

@@ -44,6 +44,7 @@ func main() {
 	sessionSecrets := flag.String("session-secret", "", "identify Express sessions signed with these secrets (comma-separated, newest first; needs -redis)")
 	sessionUserPath := flag.String("session-user-path", "", `dot path of the user id in the session; empty: "passport.user"`)
 	requireAuth := flag.Bool("require-auth", false, "refuse anonymous sockets")
+	epollReads := flag.Bool("epoll-reads", os.Getenv("HERALD_EPOLL_READS") == "true", "read WebSockets from the epoll loop (default from HERALD_EPOLL_READS=true)")
 	demo := flag.Bool("demo", false, "mount the chat demo (/chat, the page at /); with -jwt-secret, its demo login too")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -53,6 +54,7 @@ func main() {
 			MaxPayload:   *maxPayload,
 			PingInterval: *pingInterval,
 			PingTimeout:  *pingTimeout,
+			EpollReads:   *epollReads,
 		},
 		ShutdownGrace: 2 * time.Second,
 		Logger:        log,

@@ -1,0 +1,294 @@
+//go:build linux
+
+package engineio
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"syscall"
+
+	"github.com/heraldhq/herald/internal/wsframe"
+	"github.com/lxzan/gws"
+)
+
+// epollSupported says whether Config.EpollReads can take effect on this platform.
+const epollSupported = true
+
+// poller reads the WebSockets of a Server with Config.EpollReads from one epoll
+// instance instead of a goroutine per connection: an idle connection costs no
+// goroutine and no read buffer. Each socket is registered one-shot; when it becomes
+// readable, a goroutine reads what is there into a pooled buffer, hands complete
+// messages to the session in order, and re-arms the socket. So a connection has at
+// most one reader at a time, and none while idle.
+type poller struct {
+	srv *Server
+
+	mu       sync.Mutex // guards the fields below
+	epfd     int        // -1 until the first connection
+	wake     [2]int     // a pipe in the epoll set: writing to it ends the loop
+	conns    map[uint64]*pollConn
+	lastID   uint64
+	stopping bool // Shutdown began: end the loop once conns is empty
+	stopped  bool
+
+	bufs sync.Pool // *[]byte read buffers
+}
+
+// readBufferSize is the size of the pooled buffers reads go into.
+const readBufferSize = 16 << 10
+
+// pollConn is one WebSocket served by the poller.
+type pollConn struct {
+	p      *poller
+	id     uint64
+	sess   *Session
+	c      *gws.Conn
+	rc     syscall.RawConn
+	parser wsframe.Parser // touched only by the connection's one reading goroutine
+}
+
+// wakeID is the epoll data of the wake pipe; connections count from 1.
+const wakeID = 0
+
+func newPoller(srv *Server) *poller {
+	p := &poller{srv: srv, epfd: -1, conns: make(map[uint64]*pollConn)}
+	p.bufs.New = func() any { b := make([]byte, readBufferSize); return &b }
+	return p
+}
+
+// add registers c's socket for sess; false (with nothing registered) when c has no
+// file descriptor or the poller is stopping, in which case the caller reads c with
+// gws's read loop instead.
+func (p *poller) add(sess *Session, c *gws.Conn) bool {
+	rc := rawConn(c)
+	if rc == nil {
+		return false
+	}
+	p.mu.Lock()
+	if p.stopping || p.stopped || p.epfd < 0 && !p.startLocked() {
+		p.mu.Unlock()
+		return false
+	}
+	p.lastID++
+	pc := &pollConn{p: p, id: p.lastID, sess: sess, c: c, rc: rc}
+	pc.parser.MaxPayload = p.srv.cfg.MaxPayload
+	p.conns[pc.id] = pc
+	var errno error
+	if err := rc.Control(func(fd uintptr) {
+		errno = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), pc.event())
+	}); err != nil || errno != nil {
+		delete(p.conns, pc.id)
+		p.mu.Unlock()
+		return false
+	}
+	p.mu.Unlock()
+	sess.mu.Lock()
+	sess.pollID = pc.id
+	closed := sess.closed
+	sess.mu.Unlock()
+	if closed {
+		p.remove(pc.id) // closed while registering: close() found no pollID to remove
+	}
+	return true
+}
+
+// event is the one-shot registration of pc.
+func (pc *pollConn) event() *syscall.EpollEvent {
+	return &syscall.EpollEvent{
+		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
+		Fd:     int32(uint32(pc.id)),
+		Pad:    int32(uint32(pc.id >> 32)),
+	}
+}
+
+// startLocked creates the epoll instance and starts the loop. p.mu must be held;
+// the caller's request holds a count in srv.wg, so the Add here cannot race Wait.
+func (p *poller) startLocked() bool {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		p.srv.log.Error("engineio: epoll unavailable, reading with a goroutine per connection", slog.String("err", err.Error()))
+		return false
+	}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		_ = syscall.Close(epfd)
+		return false
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeID}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
+		_ = syscall.Close(epfd)
+		_ = syscall.Close(p.wake[0])
+		_ = syscall.Close(p.wake[1])
+		return false
+	}
+	p.epfd = epfd
+	p.srv.wg.Add(1)
+	go p.run()
+	return true
+}
+
+// remove forgets a connection (its session closed). The socket leaves the epoll set
+// when it is closed.
+func (p *poller) remove(id uint64) {
+	p.mu.Lock()
+	delete(p.conns, id)
+	p.wakeIfDoneLocked()
+	p.mu.Unlock()
+}
+
+// stop makes the loop end once every connection is gone (Shutdown calls it after
+// closing the sessions).
+func (p *poller) stop() {
+	p.mu.Lock()
+	p.stopping = true
+	if p.epfd < 0 {
+		p.stopped = true
+	}
+	p.wakeIfDoneLocked()
+	p.mu.Unlock()
+}
+
+func (p *poller) wakeIfDoneLocked() {
+	if p.stopping && !p.stopped && p.epfd >= 0 && len(p.conns) == 0 {
+		_, _ = syscall.Write(p.wake[1], []byte{1})
+	}
+}
+
+func (p *poller) run() {
+	defer p.srv.wg.Done()
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			p.srv.log.Error("engineio: epoll_wait failed; WebSocket reads stop", slog.String("err", err.Error()))
+			return
+		}
+		for _, ev := range events[:n] {
+			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			p.mu.Lock()
+			if id == wakeID {
+				p.stopped = true
+				_ = syscall.Close(p.epfd)
+				_ = syscall.Close(p.wake[0])
+				_ = syscall.Close(p.wake[1])
+				p.mu.Unlock()
+				return
+			}
+			pc := p.conns[id]
+			if pc != nil {
+				p.srv.wg.Add(1) // this goroutine's own count keeps wg above zero
+			}
+			p.mu.Unlock()
+			if pc != nil {
+				go pc.serve()
+			}
+		}
+	}
+}
+
+// serve reads what the socket has, hands complete messages to the session, and
+// re-arms the registration, unless the connection ended.
+func (pc *pollConn) serve() {
+	defer pc.p.srv.wg.Done()
+	bp := pc.p.bufs.Get().(*[]byte)
+	defer pc.p.bufs.Put(bp)
+	buf := *bp
+	for {
+		var n int
+		var rerr error
+		if err := pc.rc.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), buf)
+			return true // never wait: the poller calls again when there is more
+		}); err != nil {
+			return // closed by the session
+		}
+		switch {
+		case rerr == syscall.EAGAIN:
+			pc.rearm()
+			return
+		case rerr == syscall.EINTR:
+			continue
+		case rerr != nil:
+			pc.end(ReasonTransportError)
+			return
+		case n == 0:
+			pc.end(ReasonTransportClose)
+			return
+		}
+		open := true
+		if err := pc.parser.Feed(buf[:n], func(op wsframe.Opcode, payload []byte) bool {
+			open = pc.onFrame(op, payload)
+			return open
+		}); err != nil {
+			pc.refuse(err)
+			return
+		}
+		if !open {
+			return
+		}
+		if n < len(buf) {
+			pc.rearm() // drained: level-triggered, so data that came meanwhile fires again
+			return
+		}
+	}
+}
+
+// onFrame handles one message or control frame; false once the connection is over.
+func (pc *pollConn) onFrame(op wsframe.Opcode, payload []byte) bool {
+	switch op {
+	case wsframe.OpText, wsframe.OpBinary:
+		pc.dispatch(payload, op == wsframe.OpBinary)
+	case wsframe.OpPing:
+		_ = pc.sess.Send(NewBinaryFrame(payload).WithOpcode(0xA))
+	case wsframe.OpClose:
+		code := uint16(1000)
+		if len(payload) >= 2 {
+			code = uint16(payload[0])<<8 | uint16(payload[1])
+		}
+		_ = pc.c.WriteClose(code, nil) // the answer; gws closes the socket after it
+		pc.sess.close(ReasonTransportClose, false)
+		return false
+	}
+	return true
+}
+
+// dispatch hands one message to the session; a handler's panic is logged and the
+// connection goes on, as with gws's read loop.
+func (pc *pollConn) dispatch(data []byte, binary bool) {
+	defer pc.p.srv.recoverPanic(nil)
+	pc.sess.onWSMessage(data, binary)
+}
+
+// refuse closes the connection after a protocol violation, with the code the parser
+// chose.
+func (pc *pollConn) refuse(err error) {
+	var ce *wsframe.CloseError
+	if !errors.As(err, &ce) {
+		pc.end(ReasonTransportError)
+		return
+	}
+	pc.p.srv.log.Info("engineio: bad websocket frame", "sid", pc.sess.id, "code", ce.Code, "reason", ce.Reason)
+	_ = pc.c.WriteClose(ce.Code, []byte(ce.Reason))
+	r := ReasonTransportError
+	if ce.Code == 1009 {
+		r = ReasonPayloadTooLarge
+	}
+	pc.sess.close(r, false)
+}
+
+// end closes the session after the peer went away or a read failed.
+func (pc *pollConn) end(r Reason) {
+	pc.sess.close(r, false)
+	_ = pc.c.NetConn().Close()
+}
+
+// rearm asks for the next readiness event. Done under Control, which holds the
+// descriptor open, so a number reused by a newer socket is never touched.
+func (pc *pollConn) rearm() {
+	_ = pc.rc.Control(func(fd uintptr) {
+		_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_MOD, int(fd), pc.event())
+	})
+}
