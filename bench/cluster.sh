@@ -53,7 +53,9 @@
 #   DEBUG_PORT_BASE    if set, Herald node i serves pprof on 127.0.0.1:DEBUG_PORT_BASE+i-1
 #                      (go tool pprof -top 'http://127.0.0.1:6060/debug/pprof/profile?seconds=5')
 #   JSON_DIR           if set, keep each run's JSON result there
-#   BENCH_ARGS         more herald-bench fanout flags (e.g. "-cpuprofile /tmp/client.prof")
+#   BENCH_ARGS         more herald-bench fanout flags (e.g. "-cpuprofile /tmp/client.prof", or
+#                      "-plain" for subscribers on the plain WebSocket endpoint, with
+#                      HERALD_WS_NAMESPACE=/bench so Herald puts them in the bench namespace)
 #   HERALD_*           Herald's settings pass through to both nodes (e.g. HERALD_WRITE_DELAY=20ms)
 set -euo pipefail
 
@@ -124,7 +126,9 @@ run_fanout() {
     FANOUT_ROWS+=("| $NAME | $C | $rate | run failed (exit $rc) | | | | | | | | | | | |")
     return
   fi
-  FANOUT_ROWS+=("$(fanout_row cluster "$NAME x2" "$out")")
+  local label="$NAME x2"
+  [[ " ${BENCH_ARGS:-} " == *" -plain "* ]] && label+=", plain WS subscribers"
+  FANOUT_ROWS+=("$(fanout_row cluster "$label" "$out")")
   rm -f "$out"
 }
 

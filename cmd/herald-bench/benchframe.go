@@ -77,6 +77,10 @@ func AppendPayload(dst []byte, t, seq int64, size int) []byte {
 
 var benchEventPrefix = []byte(`["bench",{`)
 
+// plainBenchPrefix starts the same event in the plain WebSocket envelope,
+// {"event":"bench","data":{…}}.
+var plainBenchPrefix = []byte(`{"event":"bench","data":{`)
+
 // ParseBenchEvent reads t and seq from the arguments of a "bench" event,
 // `["bench",{"t":…,"seq":…,…}]`. It scans the top-level members of the
 // object until it has both integers (so a long pad after them is never
@@ -84,12 +88,19 @@ var benchEventPrefix = []byte(`["bench",{`)
 // written as floats, other member types before t and seq) goes to a full
 // encoding/json decode, so odd but valid input still parses. It does not
 // validate the rest of the JSON.
+//
+// data may also be the plain WebSocket envelope {"event":"bench","data":{…}}.
 func ParseBenchEvent(data []byte) (t, seq int64, ok bool) {
-	if !bytes.HasPrefix(data, benchEventPrefix) {
+	var i int
+	switch {
+	case bytes.HasPrefix(data, benchEventPrefix):
+		i = len(benchEventPrefix)
+	case bytes.HasPrefix(data, plainBenchPrefix):
+		i = len(plainBenchPrefix)
+	default:
 		return parseBenchEventSlow(data)
 	}
 	var gotT, gotSeq bool
-	i := len(benchEventPrefix)
 	for {
 		// A member: "key":value
 		if i >= len(data) || data[i] != '"' {
@@ -187,19 +198,32 @@ func skipScalar(data []byte, i int) (next int, ok bool) {
 
 // parseBenchEventSlow is the encoding/json fallback.
 func parseBenchEventSlow(data []byte) (t, seq int64, ok bool) {
+	var name string
+	var payload json.RawMessage
 	var args []json.RawMessage
-	if json.Unmarshal(data, &args) != nil || len(args) < 2 {
+	var env struct {
+		Event string          `json:"event"`
+		Data  json.RawMessage `json:"data"`
+	}
+	switch {
+	case json.Unmarshal(data, &args) == nil && len(args) >= 2:
+		if json.Unmarshal(args[0], &name) != nil {
+			return 0, 0, false
+		}
+		payload = args[1]
+	case json.Unmarshal(data, &env) == nil:
+		name, payload = env.Event, env.Data
+	default:
 		return 0, 0, false
 	}
-	var name string
-	if json.Unmarshal(args[0], &name) != nil || name != "bench" {
+	if name != "bench" {
 		return 0, 0, false
 	}
 	var p struct {
 		T   json.RawMessage `json:"t"`
 		Seq json.RawMessage `json:"seq"`
 	}
-	if json.Unmarshal(args[1], &p) != nil {
+	if json.Unmarshal(payload, &p) != nil {
 		return 0, 0, false
 	}
 	t, okT := numberToInt(p.T)

@@ -72,6 +72,10 @@ func TestParseBenchEvent(t *testing.T) {
 		{`["bench",{"x":"\"t\":9","t":1,"seq":2}]`, 1, 2},
 		{`["bench",{"\u0074":1,"seq":2}]`, 1, 2}, // escaped key
 		{`["bench",{"t":1,"seq":2},"extra"]`, 1, 2},
+		// The plain WebSocket envelope, fast and slow.
+		{`{"event":"bench","data":{"t":1732000000123456789,"seq":17,"pad":"xx"}}`, 1732000000123456789, 17},
+		{`{"data":{"t":1,"seq":2},"event":"bench"}`, 1, 2},
+		{`{"event": "bench", "data": {"t": 1, "seq": 2}}`, 1, 2},
 	}
 	for _, tt := range ok {
 		gt, gs, good := ParseBenchEvent([]byte(tt.in))
@@ -84,6 +88,7 @@ func TestParseBenchEvent(t *testing.T) {
 		`["bench",{"t":"1","seq":2}]`, `["bench",{"t":1.5,"seq":2}]`, `["bench",{"t":1e40,"seq":2}]`,
 		`["bench",{"t":99999999999999999999,"seq":2}]`, `["bench",{"t":1,"seq":2`, `["bench",{"t":01,"seq":2}]`,
 		`["bench",null]`, `["bench",[1,2]]`, `{"t":1,"seq":2}`, `["bench",{"t":1,"seq":}]`,
+		`{"event":"other","data":{"t":1,"seq":2}}`, `{"event":"bench","data":{"t":1}}`, `{"event":"bench"}`,
 	}
 	for _, in := range bad {
 		if gt, gs, good := ParseBenchEvent([]byte(in)); good {

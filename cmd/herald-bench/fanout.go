@@ -41,6 +41,8 @@ type FanoutConfig struct {
 	Timeout          time.Duration // overall cap
 	HandshakeTimeout time.Duration // per connection: dial → CONNECT ack, and join → ack
 	ReadBufferSize   int           // per-connection read buffer; 4 KiB when zero
+	Plain            bool          // subscribers use the plain WebSocket endpoint (Dialer.Plain)
+	PlainPath        string        // its path; "/ws" when empty
 	PIDs             []int         // server processes whose CPU to sample
 	// RedisAddr, when set (loopback HOST:PORT), is the cluster's Redis: its INFO
 	// counters are read when the window opens and closes (FanoutResult.Redis),
@@ -132,6 +134,7 @@ type FanoutResult struct {
 	Namespace    string
 	Room         string
 	Publish      string // the publish path
+	Plain        bool   `json:",omitempty"` // subscribers on the plain WebSocket endpoint
 	Subscribers  int    // wanted
 	Joined       int    // connected and joined (the audience)
 	Publishers   int
@@ -289,7 +292,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		r.subs[i] = &subscriber{seen: make([]uint64, words), lastSeq: -1, minNS: math.MaxInt64}
 	}
 	res := &FanoutResult{
-		Namespace: cfg.Namespace, Room: cfg.Room, Publish: cfg.Publish.Path, Subscribers: cfg.Subscribers,
+		Namespace: cfg.Namespace, Room: cfg.Room, Publish: cfg.Publish.Path, Plain: cfg.Plain, Subscribers: cfg.Subscribers,
 		Publishers: cfg.Publishers, Rate: cfg.Rate, Duration: cfg.Duration, Planned: r.planned, Errors: map[string]int{},
 		PayloadBytes: len(AppendPayload(nil, time.Now().UnixNano(), r.planned-1, cfg.PayloadBytes)),
 	}
@@ -299,7 +302,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	errs := newErrorCounter(res.Errors)
 
 	subDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout,
-		ReadBufferSize: cfg.ReadBufferSize, OnEvent: r.onEvent}
+		ReadBufferSize: cfg.ReadBufferSize, OnEvent: r.onEvent, Plain: cfg.Plain, PlainPath: cfg.PlainPath}
 	pubDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout}
 	subs := make([]*Client, cfg.Subscribers)
 	var pubs []*Client

@@ -49,7 +49,11 @@ func WriteFanoutTable(w io.Writer, r *FanoutResult) error {
 	}
 	row("targets", "%s", strings.Join(r.Targets, ", "))
 	row("namespace / room", "%s / %s", r.Namespace, room)
-	row("subscribers", "%d/%d joined", r.Joined, r.Subscribers)
+	transport := "Socket.IO"
+	if r.Plain {
+		transport = "plain WebSocket"
+	}
+	row("subscribers", "%d/%d joined (%s)", r.Joined, r.Subscribers, transport)
 	row("publish path", "%s, %s", r.Publish, formatPublishers(r.Publish, r.Publishers))
 	row("published", "%d/%d messages of %d B at %.0f/s over %v (took %v)%s", r.Sent, r.Planned, r.PayloadBytes,
 		r.Rate, r.Duration, r.PublishTime.Round(time.Millisecond), sendErrors(r.SendErrors))
@@ -112,6 +116,7 @@ type fanoutJSON struct {
 	Namespace        string      `json:"namespace"`
 	Room             string      `json:"room"`
 	Publish          string      `json:"publish"`
+	Plain            bool        `json:"plain,omitempty"` // subscribers on the plain WebSocket endpoint
 	Subscribers      int         `json:"subscribers"`
 	Joined           int         `json:"joined"`
 	Publishers       int         `json:"publishers"`
@@ -204,7 +209,7 @@ func WriteFanoutJSON(w io.Writer, r *FanoutResult) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(fanoutJSON{
 		Scenario: "fanout", Targets: r.Targets, Namespace: r.Namespace, Room: r.Room, Publish: r.Publish,
-		Subscribers: r.Subscribers, Joined: r.Joined, Publishers: r.Publishers,
+		Plain: r.Plain, Subscribers: r.Subscribers, Joined: r.Joined, Publishers: r.Publishers,
 		Rate: r.Rate, DurationMS: ms(r.Duration), PayloadBytes: r.PayloadBytes,
 		Planned: r.Planned, Sent: r.Sent, SendErrors: r.SendErrors, PublishMS: ms(r.PublishTime),
 		Expected: r.Expected, Delivered: r.Delivered, Lost: r.Lost, Duplicates: r.Duplicates,

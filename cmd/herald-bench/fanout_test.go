@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/apps/bench"
+	"github.com/heraldhq/herald/plainws"
 	"github.com/heraldhq/herald/socketio"
 )
 
@@ -266,5 +268,45 @@ func TestFanoutPerTarget(t *testing.T) {
 	var js strings.Builder
 	if err := WriteFanoutJSON(&js, res); err != nil || !strings.Contains(js.String(), `"per_target"`) {
 		t.Errorf("json %v:\n%s", err, js.String())
+	}
+}
+
+// TestFanoutPlain: subscribers on the plain WebSocket endpoint (the bench
+// namespace served there too) get every message exactly once, in order, from a
+// Socket.IO publisher.
+func TestFanoutPlain(t *testing.T) {
+	srv, err := socketio.New(socketio.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bench.Register(srv)
+	plain, err := plainws.New(srv, plainws.Config{Namespace: "/bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	mux.Handle("/ws", plain)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		_ = plain.Shutdown(context.Background())
+		_ = srv.Close()
+		ts.Close()
+	})
+	tg, err := ParseTarget(ts.URL, "/socket.io/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunFanout(context.Background(), FanoutConfig{
+		Targets: []Target{tg}, Subscribers: 10, Parallel: 5, Room: "fanout", Plain: true,
+		Rate: 100, Duration: 300 * time.Millisecond, Drain: 5 * time.Second, Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatalf("RunFanout: %v (%+v)", err, res)
+	}
+	if !res.Plain || res.Joined != 10 || res.Expected != 10*30 || res.Delivered != res.Expected || res.Duplicates != 0 ||
+		res.Reordered != 0 || res.BadEvents != 0 || !res.Drained {
+		t.Fatalf("plain %v joined %d delivered %d/%d dups %d reordered %d bad %d drained %v",
+			res.Plain, res.Joined, res.Delivered, res.Expected, res.Duplicates, res.Reordered, res.BadEvents, res.Drained)
 	}
 }

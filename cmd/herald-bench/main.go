@@ -155,6 +155,8 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	room := fs.String("room", "fanout", `room to join and broadcast to; "" broadcasts to the whole namespace`)
 	nsp := fs.String("nsp", "/bench", "Socket.IO namespace (the server must register the bench events there)")
 	path := fs.String("path", "/socket.io/", "Engine.IO path (unless the URL has one)")
+	plain := fs.Bool("plain", false, `subscribers use the plain WebSocket endpoint ({"event","data"} envelopes; the server must put it in the bench namespace, e.g. HERALD_WS_NAMESPACE=/bench); publishers stay Socket.IO`)
+	plainPath := fs.String("plain-path", "/ws", "the plain WebSocket endpoint's path (-plain)")
 	drain := fs.Duration("drain", 5*time.Second, "after the last send, how long to wait for missing messages")
 	timeout := fs.Duration("timeout", 3*time.Minute, "overall cap for the run")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap for the handshake and for the join ack")
@@ -181,6 +183,7 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Namespace: *nsp, Room: *room, Subscribers: *subs, Publishers: *pubs, Parallel: *parallel,
 		Rate: *rate, Duration: *duration, PayloadBytes: *payload, Drain: *drain, Timeout: *timeout,
 		HandshakeTimeout: *hsTimeout, ReadBufferSize: *readBuf, Publish: pf.config(), ReadyTimeout: *pf.readyTimeout,
+		Plain: *plain, PlainPath: *plainPath,
 	}
 	if !strings.HasPrefix(cfg.Namespace, "/") {
 		cfg.Namespace = "/" + cfg.Namespace

@@ -268,6 +268,14 @@ type Dialer struct {
 	// reader goroutine and must not block.
 	Auth func(index int) []byte
 
+	// Plain dials the plain WebSocket endpoint (PlainPath, "/ws" when empty)
+	// instead of Engine.IO: the connection is ready once the WebSocket is open,
+	// events travel as {"event": name, "data": arg} both ways, and Call waits for
+	// the reply with the same event name (a NestJS WsAdapter gateway's shape). The
+	// server decides the namespace such clients join.
+	Plain     bool
+	PlainPath string
+
 	readers sync.WaitGroup
 }
 
@@ -289,7 +297,8 @@ type Client struct {
 
 	ackMu   sync.Mutex
 	nextAck int64
-	acks    map[int64]chan []byte // pending Call acks by id; guarded by ackMu
+	acks    map[int64]chan []byte  // pending Call acks by id; guarded by ackMu
+	replies map[string]chan []byte // plain: pending Call replies by event; guarded by ackMu
 }
 
 const (
@@ -308,8 +317,16 @@ func (c *Client) AckAt() time.Time { return c.ackAt }
 // Connected reports whether the client is (still) connected.
 func (c *Client) Connected() bool { return c.state.Load() == stateConnected }
 
-// Emit sends an EVENT on the client's namespace.
+// Emit sends an EVENT on the client's namespace (plain: the first argument as
+// the envelope's data).
 func (c *Client) Emit(event string, args ...any) error {
+	if c.d.Plain {
+		frame, err := encodePlain(event, args)
+		if err != nil {
+			return err
+		}
+		return c.conn.WriteString(frame)
+	}
 	frame, err := EncodeEvent(c.d.nsp(), event, args...)
 	if err != nil {
 		return err
@@ -317,9 +334,28 @@ func (c *Client) Emit(event string, args ...any) error {
 	return c.conn.WriteString(frame)
 }
 
+// encodePlain builds {"event": event, "data": args[0]} (data omitted without
+// arguments).
+func encodePlain(event string, args []any) (string, error) {
+	env := struct {
+		Event string `json:"event"`
+		Data  any    `json:"data,omitempty"`
+	}{Event: event}
+	if len(args) > 0 {
+		env.Data = args[0]
+	}
+	b, err := json.Marshal(env)
+	return string(b), err
+}
+
 // Call emits an EVENT that asks for an acknowledgement and waits for it. It
-// returns the ack's JSON argument array, e.g. ["ok"].
+// returns the ack's JSON argument array, e.g. ["ok"]. On a plain connection
+// the reply is the next message with the same event name, and its data is
+// returned as a one-element array.
 func (c *Client) Call(ctx context.Context, event string, args ...any) ([]byte, error) {
+	if c.d.Plain {
+		return c.callPlain(ctx, event, args)
+	}
 	ch := make(chan []byte, 1)
 	c.ackMu.Lock()
 	id := c.nextAck
@@ -348,6 +384,40 @@ func (c *Client) Call(ctx context.Context, event string, args ...any) ([]byte, e
 		return nil, fmt.Errorf("%s: connection closed before the ack", event)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: waiting for the ack: %w", event, ctx.Err())
+	}
+}
+
+func (c *Client) callPlain(ctx context.Context, event string, args []any) ([]byte, error) {
+	ch := make(chan []byte, 1)
+	c.ackMu.Lock()
+	if c.replies == nil {
+		c.replies = make(map[string]chan []byte)
+	}
+	if c.replies[event] != nil {
+		c.ackMu.Unlock()
+		return nil, fmt.Errorf("%s: a call with this event is already waiting", event)
+	}
+	c.replies[event] = ch
+	c.ackMu.Unlock()
+	defer func() {
+		c.ackMu.Lock()
+		delete(c.replies, event)
+		c.ackMu.Unlock()
+	}()
+	frame, err := encodePlain(event, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.conn.WriteString(frame); err != nil {
+		return nil, err
+	}
+	select {
+	case data := <-ch:
+		return data, nil
+	case <-c.done:
+		return nil, fmt.Errorf("%s: connection closed before the reply", event)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: waiting for the reply: %w", event, ctx.Err())
 	}
 }
 
@@ -395,6 +465,13 @@ func (d *Dialer) DialIndex(ctx context.Context, wsURL string, index int) (*Clien
 	defer cancel()
 
 	c := &Client{Index: index, d: d, ready: make(chan error, 1), done: make(chan struct{})}
+	if d.Plain {
+		u, err := plainURL(wsURL, d.PlainPath)
+		if err != nil {
+			return nil, err
+		}
+		wsURL = u
+	}
 	conn, _, err := gws.NewClient(c, &gws.ClientOption{
 		Addr:             wsURL,
 		ReadBufferSize:   rbuf,
@@ -441,7 +518,61 @@ func (c *Client) fail(socket *gws.Conn, err error) {
 
 // gws.Event implementation; all of these run on the reader goroutine.
 
-func (c *Client) OnOpen(*gws.Conn) {}
+func (c *Client) OnOpen(*gws.Conn) {
+	if c.d.Plain { // nothing to negotiate: connected once the WebSocket is open
+		c.ackAt = time.Now()
+		c.state.Store(stateConnected)
+		c.settle(nil)
+	}
+}
+
+// plainURL turns an Engine.IO WebSocket URL into the plain endpoint's on the
+// same host (path "/ws" when empty).
+func plainURL(wsURL, path string) (string, error) {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return "", err
+	}
+	if path == "" {
+		path = "/ws"
+	}
+	u.Path, u.RawQuery = path, ""
+	return u.String(), nil
+}
+
+// onPlain handles one message of a plain connection: {"event":…,"data":…}.
+func (c *Client) onPlain(data []byte) {
+	if bytes.HasPrefix(data, plainBenchPrefix) { // the hot path: no decoding here
+		c.d.Stats.Events.Add(1)
+		if c.d.OnEvent != nil {
+			c.d.OnEvent(c, data)
+		}
+		return
+	}
+	var env struct {
+		Event string          `json:"event"`
+		Data  json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil || env.Event == "" {
+		c.d.Stats.BadFrames.Add(1)
+		return
+	}
+	c.ackMu.Lock()
+	ch := c.replies[env.Event]
+	c.ackMu.Unlock()
+	if ch != nil {
+		c.d.Stats.Acks.Add(1)
+		select {
+		case ch <- append(append([]byte{'['}, env.Data...), ']'):
+		default:
+		}
+		return
+	}
+	c.d.Stats.Events.Add(1)
+	if c.d.OnEvent != nil {
+		c.d.OnEvent(c, data)
+	}
+}
 
 func (c *Client) OnPong(*gws.Conn, []byte) {}
 
@@ -463,6 +594,10 @@ func (c *Client) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	defer msg.Close()
 	if msg.Opcode != gws.OpcodeText {
 		return // binary attachments; not counted separately
+	}
+	if c.d.Plain {
+		c.onPlain(msg.Bytes())
+		return
 	}
 	p, err := ParsePacket(msg.Bytes())
 	if err != nil {
