@@ -145,6 +145,8 @@ func New(cfg Config) (*Node, error) {
 		MaxPayload:      ecfg.MaxPayload,
 		WriteQueueBytes: ecfg.WriteQueueBytes,
 		WriteTimeout:    ecfg.WriteTimeout,
+		WriteWorkers:    ecfg.WriteWorkers,
+		WriteDelay:      ecfg.WriteDelay,
 		PingInterval:    ecfg.PingInterval,
 		PingTimeout:     ecfg.PingTimeout,
 		Logger:          cfg.Logger,

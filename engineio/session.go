@@ -194,15 +194,7 @@ func rawConn(c *gws.Conn) syscall.RawConn {
 	if c == nil {
 		return nil
 	}
-	sc, ok := c.NetConn().(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
+	return wswrite.RawConn(c.NetConn())
 }
 
 // takeQueueLocked takes the whole queue for writing. s.mu must be held.

@@ -8,7 +8,8 @@
 // {"event": <same event>, "data": ...}, like a NestJS handler's return value.
 //
 // Concurrency: each connection has one read goroutine; writes are queued and written
-// by a short-lived writer goroutine in one writev per backlog, as in package engineio.
+// by a write pool shared by the connections, one non-blocking writev per backlog, as
+// in package engineio (internal/wswrite).
 package plainws
 
 import (
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/engineio"
@@ -55,6 +57,9 @@ type Config struct {
 	WriteQueueBytes int
 	// WriteTimeout bounds one write. Zero means 10s.
 	WriteTimeout time.Duration
+	// WriteWorkers and WriteDelay configure the write pool as in engineio.Config.
+	WriteWorkers int
+	WriteDelay   time.Duration
 	// PingInterval is how often a WebSocket ping is sent; a connection that sends
 	// nothing (not even a pong) for PingInterval+PingTimeout is closed. Zero means 25s
 	// and 20s.
@@ -70,7 +75,8 @@ type Server struct {
 	log      *slog.Logger
 	upgrader *gws.Upgrader
 	closing  atomic.Bool
-	wg       sync.WaitGroup // read loops and writers
+	wg       sync.WaitGroup // read loops, writers and the write pool's workers
+	flush    *wswrite.Pool  // writes the connections' backlogs
 
 	mu    sync.Mutex // guards conns
 	conns map[*conn]struct{}
@@ -101,7 +107,8 @@ func New(srv *socketio.Server, cfg Config) (*Server, error) {
 	if cfg.PingTimeout == 0 {
 		cfg.PingTimeout = DefaultPingTimeout
 	}
-	if cfg.MaxPayload < 0 || cfg.ReadBufferSize < 0 || cfg.WriteQueueBytes < 0 || cfg.WriteTimeout < 0 || cfg.PingInterval < 0 || cfg.PingTimeout < 0 {
+	if cfg.MaxPayload < 0 || cfg.ReadBufferSize < 0 || cfg.WriteQueueBytes < 0 || cfg.WriteTimeout < 0 || cfg.PingInterval < 0 || cfg.PingTimeout < 0 ||
+		cfg.WriteWorkers < 0 || cfg.WriteDelay < 0 {
 		return nil, errors.New("plainws: sizes and durations must not be negative")
 	}
 	if cfg.Logger == nil {
@@ -115,6 +122,7 @@ func New(srv *socketio.Server, cfg Config) (*Server, error) {
 		// A ping control frame with no payload (RFC 6455 §5.5.2).
 		pingFrame: pingFrame(),
 	}
+	s.flush = wswrite.NewPool(cfg.WriteWorkers, cfg.WriteDelay, &s.wg)
 	s.upgrader = gws.NewUpgrader(&handler{srv: s}, &gws.ServerOption{
 		ReadBufferSize:     cfg.ReadBufferSize,
 		ReadMaxPayloadSize: cfg.MaxPayload,
@@ -156,7 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &conn{srv: s, ws: wc}
+	c := &conn{srv: s, ws: wc, raw: wswrite.RawConn(wc.NetConn())}
 	wc.Session().(*slot).c = c
 	hs := &socketio.Handshake{Handshake: engineio.NewHandshake(r)}
 	sock, err := s.nsp.Accept(c, hs)
@@ -238,14 +246,19 @@ func truncate(s string) string {
 type conn struct {
 	srv  *Server
 	ws   *gws.Conn
+	raw  syscall.RawConn // ws's socket for the write pool; nil: a goroutine per flush
 	sock *socketio.Socket
 
-	mu       sync.Mutex // guards the fields below
-	queue    []*engineio.Frame
-	queued   int
-	flushing bool
-	closed   bool
-	timer    *time.Timer
+	mu         sync.Mutex // guards the fields below
+	queue      []*engineio.Frame
+	spare      []*engineio.Frame // the last written batch's array, the next queue
+	queued     int
+	flushing   bool   // in the write pool's line, or a goroutine owns the writes
+	flushRound uint64 // the pool's round that last wrote the connection
+	closed     bool
+	closeCode  uint16 // non-zero: the close frame to send once the queue is drained
+	closeText  string
+	timer      *time.Timer
 }
 
 var _ socketio.Conn = (*conn)(nil)
@@ -274,53 +287,139 @@ func (c *conn) SendBatch(fs []*engineio.Frame) error {
 	}
 	c.queue = append(c.queue, fs...)
 	c.queued += n
-	if !c.flushing {
-		c.flushing = true
-		c.srv.wg.Add(1)
-		go c.flush()
-	}
+	c.kickLocked()
 	c.mu.Unlock()
 	return nil
 }
 
-func (c *conn) flush() {
-	defer c.srv.wg.Done()
-	var b wswrite.Batch
-	for {
+// kickLocked gets the queue written: the connection joins the write pool's line, or
+// gets a goroutine when it has no file descriptor. c.mu must be held.
+func (c *conn) kickLocked() {
+	if c.flushing {
+		return
+	}
+	c.flushing = true
+	if c.raw != nil {
+		c.srv.flush.Add((*flusher)(c), c.flushRound)
+		return
+	}
+	c.srv.wg.Add(1)
+	go c.flushBlocking(new(wswrite.Batch))
+}
+
+// takeLocked takes the queue for writing into b. c.mu must be held.
+func (c *conn) takeLocked(b *wswrite.Batch) {
+	for _, f := range c.queue {
+		b.Add(f.Bytes())
+	}
+	clear(c.queue)
+	c.queue, c.spare, c.queued = c.spare, c.queue[:0], 0
+}
+
+// idleLocked ends a flush with the queue empty; a pending close frame goes out now
+// (on a goroutine of its own when the caller is a pool worker). It unlocks c.mu.
+func (c *conn) idleLocked(inline bool) {
+	c.flushing = false
+	code, text := c.closeCode, c.closeText
+	c.mu.Unlock()
+	switch {
+	case code == 0:
+	case inline:
+		c.writeClose(code, text)
+	default:
+		c.srv.wg.Add(1)
+		go func() {
+			defer c.srv.wg.Done()
+			c.writeClose(code, text)
+		}()
+	}
+}
+
+func (c *conn) writeClose(code uint16, text string) {
+	_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_ = c.ws.WriteClose(code, []byte(text))
+}
+
+// failed drops the connection after a write error.
+func (c *conn) failed() {
+	c.mu.Lock()
+	c.flushing = false
+	c.mu.Unlock()
+	_ = c.ws.NetConn().Close()
+}
+
+// flusher is a conn as the write pool sees it.
+type flusher conn
+
+// Flush writes the backlog without blocking (wswrite.Flusher).
+func (f *flusher) Flush(b *wswrite.Batch, round uint64) bool {
+	c := (*conn)(f)
+	c.mu.Lock()
+	c.flushRound = round
+	if len(c.queue) == 0 {
+		c.idleLocked(false)
+		return false
+	}
+	c.takeLocked(b)
+	c.mu.Unlock()
+	switch done, err := b.TryWrite(c.raw); {
+	case err != nil:
+		b.Reset()
+		c.failed()
+	case !done: // the socket is full: a goroutine finishes, blocking up to WriteTimeout
+		rest := new(wswrite.Batch)
+		b.MoveTo(rest)
+		c.srv.wg.Add(1)
+		go c.flushBlocking(rest)
+	default:
 		c.mu.Lock()
-		batch := c.queue
-		c.queue, c.queued = nil, 0
-		if len(batch) == 0 {
-			c.flushing = false
+		if len(c.queue) > 0 {
 			c.mu.Unlock()
-			return
+			return true
 		}
-		c.mu.Unlock()
-		for _, f := range batch {
-			b.Add(f.Bytes())
-		}
+		c.idleLocked(false)
+	}
+	return false
+}
+
+// flushBlocking writes b, then whatever is queued, with blocking writes: for a
+// connection without a file descriptor until the queue is empty; for one whose
+// socket was full, until b is out, after which the pool takes over again.
+func (c *conn) flushBlocking(b *wswrite.Batch) {
+	defer c.srv.wg.Done()
+	for {
 		if err := b.Write(c.ws.NetConn(), c.srv.cfg.WriteTimeout); err != nil {
-			_ = c.ws.NetConn().Close()
-			c.mu.Lock()
-			c.flushing = false
+			c.failed()
+			return
+		}
+		c.mu.Lock()
+		switch {
+		case len(c.queue) == 0:
+			c.idleLocked(true)
+			return
+		case c.raw != nil:
+			c.srv.flush.Add((*flusher)(c), c.flushRound) // still flushing: back in line
 			c.mu.Unlock()
 			return
 		}
+		c.takeLocked(b)
+		c.mu.Unlock()
 	}
 }
 
 // Close closes the connection normally (code 1000).
 func (c *conn) Close() { c.closeWith(1000, "") }
 
+// closeWith sends the close frame after what is already queued.
 func (c *conn) closeWith(code uint16, reason string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		return
 	}
 	c.closed = true
-	c.mu.Unlock()
-	_ = c.ws.WriteClose(code, []byte(truncate(reason)))
+	c.closeCode, c.closeText = code, truncate(reason)
+	c.kickLocked()
 }
 
 func (c *conn) ping() {
@@ -354,9 +453,12 @@ type handler struct{ srv *Server }
 
 func (h *handler) OnOpen(*gws.Conn) {}
 
+// OnPing answers through the queue: the write pool writes the socket directly, and
+// a frame gws wrote itself could land in the middle of one of ours.
 func (h *handler) OnPing(wc *gws.Conn, p []byte) {
-	wc.Session().(*slot).c.refreshDeadline()
-	_ = wc.WritePong(p)
+	c := wc.Session().(*slot).c
+	c.refreshDeadline()
+	_ = c.Send(engineio.NewBinaryFrame(p).WithOpcode(0xA))
 }
 
 func (h *handler) OnPong(wc *gws.Conn, _ []byte) { wc.Session().(*slot).c.refreshDeadline() }

@@ -177,3 +177,48 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatal()
 	}
 }
+
+// TestQueueBeforeCloseAndPong: what a handler sends before disconnecting the socket
+// arrives before the close frame (the close waits for the queue); a WebSocket ping
+// is answered with a pong carrying its payload.
+func TestQueueBeforeCloseAndPong(t *testing.T) {
+	io, _, base := start(t, Config{})
+	nsp := io.Of("/")
+	nsp.On("bye", func(s *socketio.Socket, _ *socketio.Event) {
+		for i := range 3 {
+			_ = s.Emit("last", i)
+		}
+		s.Disconnect(false)
+	})
+	c := testclient.Dial(t, base+"/ws", testclient.Options{})
+	c.Ping(t, "ping payload")
+	c.SendText(t, `{"event":"bye"}`)
+	for i := range 3 {
+		c.Expect(t, `{"event":"last","data":`+string(rune('0'+i))+`}`)
+	}
+	if code, _, err := testclient.CloseCode(c.Closed(t, 5*time.Second)); err != nil || code != 1000 {
+		t.Fatalf("close code %d (%v), want 1000 after the queued messages", code, err)
+	}
+}
+
+// TestSlowReaderIsDropped: a plain client that stops reading is disconnected as a
+// slow consumer while a reading one gets every broadcast.
+func TestSlowReaderIsDropped(t *testing.T) {
+	io, p, base := start(t, Config{WriteQueueBytes: 128 << 10})
+	nsp := io.Of("/")
+	slow := testclient.Dial(t, base+"/ws", testclient.Options{Paused: true, RecvBuffer: 4096})
+	_ = slow
+	fast := testclient.Dial(t, base+"/ws", testclient.Options{})
+	testclient.WaitFor(t, func() bool { return p.Count() == 2 })
+	payload := strings.Repeat("x", 16<<10)
+	for round := 0; p.Count() == 2; round++ {
+		if round == 2000 {
+			t.Fatal("the slow reader was never dropped")
+		}
+		if err := nsp.Emit("tick", payload); err != nil {
+			t.Fatal(err)
+		}
+		fast.Expect(t, `{"event":"tick","data":"`+payload+`"}`)
+	}
+	testclient.WaitFor(t, func() bool { return p.Count() == 1 && nsp.Count() == 1 }) // the reader is left
+}

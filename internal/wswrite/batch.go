@@ -16,6 +16,20 @@ import (
 	"time"
 )
 
+// RawConn returns nc's socket for TryWrite, or nil when nc exposes none (TLS,
+// in-memory connections): those must be written with blocking writes.
+func RawConn(nc net.Conn) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
 // Batch is the scratch space of one write: the byte slices of a backlog, and after a
 // write that could not finish, what is left of them. A Batch belongs to one goroutine
 // at a time and allocates nothing once warm.
