@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/heraldhq/herald/internal/wsframe"
-	"github.com/lxzan/gws"
 )
 
 // epollSupported says whether Config.EpollReads can take effect on this platform.
@@ -43,7 +42,7 @@ type pollConn struct {
 	p      *poller
 	id     uint64
 	sess   *Session
-	c      *gws.Conn
+	c      wsConn
 	rc     syscall.RawConn
 	parser wsframe.Parser // touched only by the connection's one reading goroutine
 }
@@ -60,7 +59,7 @@ func newPoller(srv *Server) *poller {
 // add registers c's socket for sess; false (with nothing registered) when c has no
 // file descriptor or the poller is stopping, in which case the caller reads c with
 // gws's read loop instead.
-func (p *poller) add(sess *Session, c *gws.Conn) bool {
+func (p *poller) add(sess *Session, c wsConn) bool {
 	rc := rawConn(c)
 	if rc == nil {
 		return false
@@ -248,7 +247,7 @@ func (pc *pollConn) onFrame(op wsframe.Opcode, payload []byte) bool {
 		if len(payload) >= 2 {
 			code = uint16(payload[0])<<8 | uint16(payload[1])
 		}
-		_ = pc.c.WriteClose(code, nil) // the answer; gws closes the socket after it
+		_ = pc.c.WriteClose(code, nil) // the answer; the socket is closed after it
 		pc.sess.close(ReasonTransportClose, false)
 		return false
 	}

@@ -1,9 +1,14 @@
 package engineio
 
 import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/testclient"
 )
@@ -69,4 +74,71 @@ func TestEpollFragmentsAndLargeMessages(t *testing.T) {
 	}
 	c.SendFragments(t, "4frag", "mented ", "message")
 	c.Expect(t, "4fragmented message")
+}
+
+// TestEpollHandshake: Herald answers the upgrade itself for the epoll reader: a bad
+// version is refused with 400; a client that sends a frame right behind its request
+// (before the answer) is handed to gws with those bytes and is still served; a
+// normal client gets RFC 6455's accept key.
+func TestEpollHandshake(t *testing.T) {
+	_, _, base := startServer(t, Config{EpollReads: true})
+	addr := strings.TrimPrefix(base, "http://")
+	req := func(version string) string {
+		return "GET /?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\n" +
+			"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+			"Sec-WebSocket-Version: " + version + "\r\n\r\n"
+	}
+	dial := func(payload string) (net.Conn, *bufio.Reader) {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+		return c, bufio.NewReader(c)
+	}
+	_, br := dial(req("12"))
+	if status, _ := br.ReadString('\n'); !strings.Contains(status, " 400 ") {
+		t.Fatalf("version 12: %q, want 400", status)
+	}
+	// The RFC's own example key and answer (RFC 6455 §1.3).
+	_, br = dial(req("13"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("upgrade: %v %+v", err, resp)
+	}
+	// A masked "4early" frame in the same write as the request.
+	frame := []byte{0x81, 0x86, 1, 2, 3, 4}
+	for i, b := range []byte("4early") {
+		frame = append(frame, b^[]byte{1, 2, 3, 4}[i%4])
+	}
+	_, br = dial(req("13") + string(frame))
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade with an early frame: %v", err)
+	}
+	var got []string
+	for len(got) < 2 { // the open packet, then the echo
+		hdr := make([]byte, 2)
+		if _, err := io.ReadFull(br, hdr); err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		n := int(hdr[1] & 0x7f)
+		if n == 126 {
+			ext := make([]byte, 2)
+			_, _ = io.ReadFull(br, ext)
+			n = int(ext[0])<<8 | int(ext[1])
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(br, p); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(p))
+	}
+	if !strings.HasPrefix(got[0], "0{") || got[1] != "4early" {
+		t.Fatalf("frames %q, want the open packet and the echo of the early message", got)
+	}
 }

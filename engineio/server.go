@@ -46,10 +46,8 @@ type Server struct {
 	handler  Handler
 	log      *slog.Logger
 	upgrader *gws.Upgrader
-	// epollUpgrader upgrades the WebSockets the epoll reader serves (Config.EpollReads).
-	epollUpgrader *gws.Upgrader
-	sessions      sessionTable
-	closing       atomic.Bool
+	sessions sessionTable
+	closing  atomic.Bool
 	// gate orders a request's admission (enter) before Shutdown's decision to close:
 	// a request that may start goroutines is counted in wg under gate's read lock,
 	// and Shutdown sets closing under its write lock, so no Add can race the Wait.
@@ -101,18 +99,6 @@ func New(cfg Config, h Handler) (*Server, error) {
 		Recovery:           s.recoverPanic,
 		Logger:             gwsLogger{s.log},
 	})
-	if s.epoll != nil {
-		// gws gives every connection a read buffer of ReadBufferSize, which the epoll
-		// reader never uses: the smallest bufio allows.
-		s.epollUpgrader = gws.NewUpgrader(&wsHandler{srv: s}, &gws.ServerOption{
-			ReadBufferSize:     16,
-			ReadMaxPayloadSize: cfg.MaxPayload,
-			CheckUtf8Enabled:   true,
-			NewSession:         func() gws.SessionStorage { return new(connSlot) },
-			Recovery:           s.recoverPanic,
-			Logger:             gwsLogger{s.log},
-		})
-	}
 	return s, nil
 }
 
@@ -276,7 +262,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // newSession builds and registers a session; the caller queues the open packet.
-func (s *Server) newSession(r *http.Request, kind transportKind, ws *gws.Conn) *Session {
+func (s *Server) newSession(r *http.Request, kind transportKind, ws wsConn) *Session {
 	sess := &Session{
 		id:   base64id.New(),
 		srv:  s,
@@ -318,17 +304,17 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
-	up, epoll := s.upgrader, false
 	if s.epoll != nil && r.TLS == nil { // a TLS connection has no descriptor to poll
-		up, epoll = s.epollUpgrader, true
+		s.handshakeEpoll(w, r)
+		return
 	}
-	conn, err := up.Upgrade(w, r)
+	conn, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: websocket upgrade failed",
 			slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
 		return
 	}
-	s.openWebSocket(conn, r, epoll)
+	s.openWebSocket(conn, r)
 }
 
 // ServeConn serves a WebSocket-only session on a connection accepted outside net/http
@@ -350,28 +336,35 @@ func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	s.openWebSocket(conn, r, false) // br may hold bytes only gws's reader would see
+	s.openWebSocket(conn, r)
 	return nil
 }
 
-// openWebSocket starts a session on conn, read by the epoll reader when epoll is set
-// and it can take the connection, by gws's read loop otherwise.
-func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request, epoll bool) {
+// openWebSocket starts a session on conn and gws's read loop for it.
+func (s *Server) openWebSocket(conn *gws.Conn, r *http.Request) {
+	sess := s.startWebSocket(conn, r, func(sess *Session) { conn.Session().(*connSlot).sess = sess })
+	s.wg.Add(1) // the request's own count (enter) is still held: no race with Wait
+	go func() {
+		defer s.wg.Done()
+		conn.ReadLoop()
+	}()
+	s.afterOpen(sess)
+}
+
+// startWebSocket creates the session of a WebSocket opened directly (not upgraded
+// from polling), queues its open packet and tells the Handler; attach, when set,
+// links the connection to the session before the handler sees it.
+func (s *Server) startWebSocket(conn wsConn, r *http.Request, attach func(*Session)) *Session {
 	sess := s.newSession(r, kindWebSocket, conn)
-	conn.Session().(*connSlot).sess = sess
+	if attach != nil {
+		attach(sess)
+	}
 	sess.Send(s.openFrame(sess.id, "[]"))
 	s.handler.OnOpen(sess)
 	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportWebSocket))
-	if !epoll || !s.epoll.add(sess, conn) {
-		s.wg.Add(1) // the request's own count (enter) is still held: no race with Wait
-		go func() {
-			defer s.wg.Done()
-			conn.ReadLoop()
-		}()
-	}
-	s.afterOpen(sess)
+	return sess
 }
 
 // serveUpgrade accepts the WebSocket that upgrades a polling session

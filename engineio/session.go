@@ -51,7 +51,7 @@ type Session struct {
 	closed        bool
 	overflowed    bool // the queue overflowed; the close for it is under way
 	kind          transportKind
-	ws            *gws.Conn       // the WebSocket, when kind is kindWebSocket
+	ws            wsConn          // the WebSocket, when kind is kindWebSocket
 	raw           syscall.RawConn // ws's socket, for non-blocking writes; nil if it has none
 	probe         *gws.Conn       // the WebSocket being upgraded to
 	upgrade       upgradeState
@@ -190,7 +190,7 @@ func (s *Session) kickLocked() {
 }
 
 // rawConn returns c's socket for non-blocking writes, or nil when it exposes none.
-func rawConn(c *gws.Conn) syscall.RawConn {
+func rawConn(c wsConn) syscall.RawConn {
 	if c == nil {
 		return nil
 	}
@@ -216,7 +216,7 @@ func (s *Session) recycleLocked(q []*Frame) {
 // closing gracefully the close frame follows the drained queue (on a goroutine of its
 // own when inline is false, so a pool worker never blocks on one peer). It unlocks
 // s.mu.
-func (s *Session) doneFlushingLocked(c *gws.Conn, inline bool) {
+func (s *Session) doneFlushingLocked(c wsConn, inline bool) {
 	s.flushing = false
 	closeWith := s.closeWS
 	if s.ws != c {
@@ -237,13 +237,13 @@ func (s *Session) doneFlushingLocked(c *gws.Conn, inline bool) {
 	}()
 }
 
-func (s *Session) writeClose(c *gws.Conn, r Reason) {
+func (s *Session) writeClose(c wsConn, r Reason) {
 	_ = c.NetConn().SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	_ = c.WriteClose(r.wsCloseCode(), []byte(r.String()))
 }
 
 // writeFailed ends the session after a failed write on c.
-func (s *Session) writeFailed(c *gws.Conn) {
+func (s *Session) writeFailed(c wsConn) {
 	s.mu.Lock()
 	s.flushing = false
 	s.mu.Unlock()
@@ -298,7 +298,7 @@ func (f *wsFlusher) Flush(b *wswrite.Batch, round uint64) (again bool) {
 // nothing): for a socket that was full, until the rest is out, after which the session
 // goes back to the pool's line if more is queued; for a connection without a file
 // descriptor, until the queue is empty.
-func (s *Session) flushWS(c *gws.Conn, b *wswrite.Batch) {
+func (s *Session) flushWS(c wsConn, b *wswrite.Batch) {
 	defer s.srv.wg.Done()
 	if b == nil {
 		b = s.srv.batches.Get().(*wswrite.Batch)
@@ -407,10 +407,11 @@ func (s *Session) cut() {
 		s.poll = nil
 	}
 	s.mu.Unlock()
-	for _, c := range []*gws.Conn{ws, probe} {
-		if c != nil {
-			_ = c.NetConn().Close()
-		}
+	if ws != nil {
+		_ = ws.NetConn().Close()
+	}
+	if probe != nil {
+		_ = probe.NetConn().Close()
 	}
 	s.close(ReasonServerShutdown, false)
 }

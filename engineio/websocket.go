@@ -1,7 +1,17 @@
 package engineio
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/internal/wswrite"
 
 	"github.com/lxzan/gws"
 )
@@ -126,4 +136,105 @@ func errString(err error) string {
 		return "binary packet on websocket"
 	}
 	return err.Error()
+}
+
+// wsConn is what a session needs of its WebSocket connection: the socket (writes go
+// to it directly, see internal/wswrite) and the close handshake. A *gws.Conn is one,
+// read by gws's loop; an *epollConn, read by the epoll reader, is the other.
+type wsConn interface {
+	NetConn() net.Conn
+	WriteClose(code uint16, reason []byte) error
+}
+
+var _ wsConn = (*gws.Conn)(nil)
+
+// epollConn is a WebSocket that Herald upgraded itself for the epoll reader: a socket
+// and a flag, instead of a gws connection and its read buffer.
+type epollConn struct {
+	nc      net.Conn
+	timeout time.Duration // for the close frame's write
+	closed  atomic.Bool
+}
+
+func (c *epollConn) NetConn() net.Conn { return c.nc }
+
+// WriteClose sends a close frame with code and reason (cut to the 123 bytes a close
+// frame allows) and closes the socket, once.
+func (c *epollConn) WriteClose(code uint16, reason []byte) error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return net.ErrClosed
+	}
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	f := make([]byte, 0, 4+len(reason))
+	f = append(f, 0x88, byte(2+len(reason)), byte(code>>8), byte(code))
+	f = append(f, reason...)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	_, err := c.nc.Write(f)
+	_ = c.nc.Close()
+	return err
+}
+
+// wsGUID is RFC 6455's key suffix for Sec-WebSocket-Accept.
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// handshakeEpoll answers a WebSocket handshake for the epoll reader: the upgrade is
+// checked and answered here, and the session is read from the epoll loop. A client
+// that sent bytes before the answer, or a connection without a descriptor, goes to
+// gws instead (it keeps those bytes, and reads without a descriptor).
+func (s *Server) handshakeEpoll(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if r.Method != http.MethodGet || !headerHasToken(r.Header, "Connection", "upgrade") ||
+		r.Header.Get("Sec-WebSocket-Version") != "13" || len(key) != 24 {
+		http.Error(w, "bad WebSocket handshake", http.StatusBadRequest)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "websocket: response does not implement http.Hijacker", http.StatusInternalServerError)
+		return
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if brw.Reader.Buffered() > 0 || wswrite.RawConn(nc) == nil {
+		conn, err := s.upgrader.UpgradeFromConn(nc, brw.Reader, r)
+		if err != nil {
+			_ = nc.Close()
+			return
+		}
+		s.openWebSocket(conn, r)
+		return
+	}
+	sum := sha1.Sum([]byte(key + wsGUID))
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if _, err := io.WriteString(nc, resp); err != nil {
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	conn := &epollConn{nc: nc, timeout: s.cfg.WriteTimeout}
+	sess := s.startWebSocket(conn, r, nil)
+	if !s.epoll.add(sess, conn) {
+		sess.cut() // only when Shutdown has begun
+		return
+	}
+	s.afterOpen(sess)
+}
+
+// headerHasToken reports whether a comma-separated header lists token
+// (case-insensitive), e.g. "Connection: keep-alive, Upgrade".
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
