@@ -80,8 +80,9 @@ type Config struct {
 	// EpollReads reads WebSocket sessions from one shared epoll loop (Linux) instead of
 	// a goroutine per connection: an idle connection then holds no goroutine stack
 	// and no read buffer (a readable socket gets a goroutine and a pooled 16 KB buffer
-	// until it has nothing more to read). Sessions upgraded from polling, connections
-	// without a file descriptor and other platforms keep gws's read loop.
+	// until it has nothing more to read); sessions upgraded from polling move onto it
+	// too. Connections without a file descriptor (TLS), a client that sends before the
+	// upgrade is answered, and other platforms keep gws's read loop.
 	EpollReads bool
 	// ReadBufferSize is the read buffer per WebSocket connection, in bytes; it is the
 	// largest part of an idle connection's memory. Zero means 512.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/heraldhq/herald/internal/wsframe"
 )
@@ -45,6 +46,11 @@ type pollConn struct {
 	c      wsConn
 	rc     syscall.RawConn
 	parser wsframe.Parser // touched only by the connection's one reading goroutine
+	// probe is set while the connection upgrades its session from polling (until "5");
+	// deadline bounds that. Both are touched only by the reading goroutine (and set
+	// before the first read).
+	probe    bool
+	deadline *time.Timer
 }
 
 // wakeID is the epoll data of the wake pipe; connections count from 1.
@@ -60,18 +66,40 @@ func newPoller(srv *Server) *poller {
 // file descriptor or the poller is stopping, in which case the caller reads c with
 // gws's read loop instead.
 func (p *poller) add(sess *Session, c wsConn) bool {
+	return p.register(sess, c, nil) != nil
+}
+
+// addProbe registers a WebSocket that is upgrading sess from polling: its messages
+// run the probe exchange ("2probe", "5") until the session moves onto it, and
+// timeout runs if that has not happened within UpgradeTimeout. It returns false when
+// the poller cannot take it.
+func (p *poller) addProbe(sess *Session, c wsConn, timeout func()) bool {
+	return p.register(sess, c, timeout) != nil
+}
+
+// register adds c to the epoll set for sess; a probe when timeout is set.
+func (p *poller) register(sess *Session, c wsConn, timeout func()) *pollConn {
+	probe := timeout != nil
 	rc := rawConn(c)
 	if rc == nil {
-		return false
+		return nil
 	}
 	p.mu.Lock()
 	if p.stopping || p.stopped || p.epfd < 0 && !p.startLocked() {
 		p.mu.Unlock()
-		return false
+		return nil
 	}
 	p.lastID++
-	pc := &pollConn{p: p, id: p.lastID, sess: sess, c: c, rc: rc}
+	pc := &pollConn{p: p, id: p.lastID, sess: sess, c: c, rc: rc, probe: probe}
 	pc.parser.MaxPayload = p.srv.cfg.MaxPayload
+	if probe { // before the socket can be read: the reader stops it
+		pc.deadline = time.AfterFunc(p.srv.cfg.UpgradeTimeout, timeout)
+	}
+	if probe && !pc.setProbeID(pc.id) { // the upgrade was given up already
+		p.mu.Unlock()
+		pc.deadline.Stop()
+		return nil
+	}
 	p.conns[pc.id] = pc
 	var errno error
 	if err := rc.Control(func(fd uintptr) {
@@ -79,17 +107,49 @@ func (p *poller) add(sess *Session, c wsConn) bool {
 	}); err != nil || errno != nil {
 		delete(p.conns, pc.id)
 		p.mu.Unlock()
-		return false
+		if probe {
+			pc.deadline.Stop()
+			pc.setProbeID(0)
+		}
+		return nil
 	}
 	p.mu.Unlock()
-	sess.mu.Lock()
-	sess.pollID = pc.id
-	closed := sess.closed
-	sess.mu.Unlock()
-	if closed {
+	if probe {
+		// The session owns it only once the upgrade completes (onProbeFrame); until
+		// then, a session that closes or gives the upgrade up removes it by probeID.
+		return pc
+	}
+	if !pc.own() {
 		p.remove(pc.id) // closed while registering: close() found no pollID to remove
 	}
+	return pc
+}
+
+// setProbeID records id as the session's probe registration, before the socket can
+// be read (so a completed upgrade always finds it); false if pc.c is no longer the
+// session's probe. Called with p.mu held: the only place the two locks nest.
+func (pc *pollConn) setProbeID(id uint64) bool {
+	s := pc.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id != 0 && s.probe != pc.c {
+		return false
+	}
+	s.probeID = id
 	return true
+}
+
+// own records pc as its session's connection, so the session's close removes it; false
+// if the session has already closed.
+func (pc *pollConn) own() bool {
+	s := pc.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pollID = pc.id
+	if s.probeID == pc.id {
+		s.probeID = 0
+	}
+	return !s.closed
 }
 
 // event is the one-shot registration of pc.
@@ -237,6 +297,16 @@ func (pc *pollConn) serve() {
 
 // onFrame handles one message or control frame; false once the connection is over.
 func (pc *pollConn) onFrame(op wsframe.Opcode, payload []byte) bool {
+	if pc.probe {
+		switch op {
+		case wsframe.OpPing: // the session's queue is still polling's: answer here
+			_ = writeDirect(pc.c, NewBinaryFrame(payload).WithOpcode(0xA))
+			return true
+		case wsframe.OpPong:
+			return true
+		}
+		return pc.onProbeFrame(op, payload)
+	}
 	switch op {
 	case wsframe.OpText, wsframe.OpBinary:
 		pc.dispatch(payload, op == wsframe.OpBinary)
@@ -252,6 +322,44 @@ func (pc *pollConn) onFrame(op wsframe.Opcode, payload []byte) bool {
 		return false
 	}
 	return true
+}
+
+// onProbeFrame runs the upgrade exchange on a probing connection (engine.io
+// socket.ts _maybeUpgrade): "2probe" → "3probe", then "5" moves the session onto it.
+// Anything else gives the upgrade up and closes the connection.
+func (pc *pollConn) onProbeFrame(op wsframe.Opcode, payload []byte) bool {
+	s := pc.sess
+	switch {
+	case op == wsframe.OpText && string(payload) == "2probe":
+		if s.onProbe(pc.c) {
+			return true
+		}
+	case op == wsframe.OpText && string(payload) == "5":
+		if s.completeUpgrade(pc.c) {
+			pc.probe = false
+			pc.deadline.Stop()
+			if !pc.own() {
+				pc.p.remove(pc.id)
+				return false
+			}
+			pc.p.srv.log.Debug("engineio: upgraded", "sid", s.id)
+			return true
+		}
+	}
+	code, reason := uint16(1002), []byte("bad upgrade")
+	if op == wsframe.OpClose {
+		code, reason = 1000, nil
+	}
+	pc.dropProbe(code, reason)
+	return false
+}
+
+// dropProbe gives a probing connection's upgrade up and closes it.
+func (pc *pollConn) dropProbe(code uint16, reason []byte) {
+	pc.deadline.Stop()
+	pc.sess.abortProbe(pc.c)
+	_ = pc.c.WriteClose(code, reason)
+	pc.p.remove(pc.id)
 }
 
 // dispatch hands one message to the session; a handler's panic is logged and the
@@ -270,6 +378,10 @@ func (pc *pollConn) refuse(err error) {
 		return
 	}
 	pc.p.srv.log.Info("engineio: bad websocket frame", "sid", pc.sess.id, "code", ce.Code, "reason", ce.Reason)
+	if pc.probe {
+		pc.dropProbe(ce.Code, []byte(ce.Reason))
+		return
+	}
 	_ = pc.c.WriteClose(ce.Code, []byte(ce.Reason))
 	r := ReasonTransportError
 	if ce.Code == 1009 {
@@ -280,7 +392,13 @@ func (pc *pollConn) refuse(err error) {
 
 // end closes the session after the peer went away or a read failed.
 func (pc *pollConn) end(r Reason) {
-	pc.sess.close(r, false)
+	if pc.probe { // a failed upgrade does not end the polling session
+		pc.deadline.Stop()
+		pc.sess.abortProbe(pc.c)
+		pc.p.remove(pc.id)
+	} else {
+		pc.sess.close(r, false)
+	}
 	_ = pc.c.NetConn().Close()
 }
 

@@ -23,6 +23,7 @@ func TestEpoll(t *testing.T) {
 		"WebSocketParseErrorAndTooLarge": TestWebSocketParseErrorAndTooLarge,
 		"PingTimeout":                    TestPingTimeout,
 		"Upgrade":                        TestUpgrade,
+		"UpgradeAbortedByBadPacket":      TestUpgradeAbortedByBadPacket,
 		"SlowConsumer":                   TestSlowConsumer,
 		"Shutdown":                       TestShutdown,
 		"ShutdownDuringHandshakes":       TestShutdownDuringHandshakes,
@@ -140,5 +141,44 @@ func TestEpollHandshake(t *testing.T) {
 	}
 	if !strings.HasPrefix(got[0], "0{") || got[1] != "4early" {
 		t.Fatalf("frames %q, want the open packet and the echo of the early message", got)
+	}
+}
+
+// TestEpollUpgrade: a polling session upgraded to WebSocket (socket.io-client's
+// default path) is read by the epoll reader too, and an upgrade that never completes
+// is given up after UpgradeTimeout without ending the polling session.
+func TestEpollUpgrade(t *testing.T) {
+	srv, _, base := startServer(t, Config{EpollReads: true, UpgradeTimeout: 200 * time.Millisecond})
+	op := handshake(t, base)
+	u := base + "/?EIO=4&transport=polling&sid=" + op.SID
+	c := testclient.Dial(t, wsURL(base)+"/?EIO=4&transport=websocket&sid="+op.SID, testclient.Options{})
+	c.SendText(t, "2probe")
+	c.Expect(t, "3probe")
+	c.Ping(t, "while probing") // answered on the probe, not queued for polling
+	c.SendText(t, "5")
+	testclient.WaitFor(t, func() bool { return srv.Session(op.SID).Transport() == TransportWebSocket })
+	s := srv.Session(op.SID)
+	s.mu.Lock()
+	id := s.pollID
+	s.mu.Unlock()
+	if id == 0 {
+		t.Fatal("the upgraded session is not read by the epoll reader")
+	}
+	c.SendText(t, "4after upgrade")
+	c.Expect(t, "4after upgrade")
+
+	// A probe that never sends "5": closed after UpgradeTimeout, polling goes on.
+	op = handshake(t, base)
+	u = base + "/?EIO=4&transport=polling&sid=" + op.SID
+	stalled := testclient.Dial(t, wsURL(base)+"/?EIO=4&transport=websocket&sid="+op.SID, testclient.Options{})
+	stalled.SendText(t, "2probe")
+	stalled.Expect(t, "3probe")
+	stalled.Closed(t, 5*time.Second)
+	if got := srv.Session(op.SID); got == nil || got.Transport() != TransportPolling {
+		t.Fatal("the polling session should survive an upgrade that timed out")
+	}
+	post(t, u, "4still polling")
+	if _, b := get(t, u); b != "4still polling" {
+		t.Fatalf("poll after the timed-out upgrade got %q", b)
 	}
 }

@@ -10,5 +10,7 @@ type poller struct{}
 
 func newPoller(*Server) *poller             { return nil }
 func (p *poller) add(*Session, wsConn) bool { return false }
-func (p *poller) remove(uint64)             {}
-func (p *poller) stop()                     {}
+
+func (p *poller) addProbe(*Session, wsConn, func()) bool { return false }
+func (p *poller) remove(uint64)                          {}
+func (p *poller) stop()                                  {}

@@ -374,11 +374,21 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *Sess
 		s.abort(w, errBadRequest) // already upgrading or upgraded
 		return
 	}
+	if s.epoll != nil && r.TLS == nil {
+		if s.serveUpgradeEpoll(w, r, sess) {
+			return
+		}
+	}
 	conn, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		sess.attachProbe(nil)
 		return
 	}
+	s.probeWithGWS(conn, sess)
+}
+
+// probeWithGWS runs an upgrade's probe exchange on conn with gws's read loop.
+func (s *Server) probeWithGWS(conn *gws.Conn, sess *Session) {
 	if !sess.attachProbe(conn) {
 		_ = conn.NetConn().Close()
 		return
@@ -396,6 +406,34 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *Sess
 		conn.ReadLoop()
 		deadline.Stop()
 	}()
+}
+
+// serveUpgradeEpoll is serveUpgrade for the epoll reader; false when the request is
+// still to be served by gws (nothing was done to it).
+func (s *Server) serveUpgradeEpoll(w http.ResponseWriter, r *http.Request, sess *Session) bool {
+	conn, fallback := s.upgradeEpoll(w, r)
+	switch {
+	case fallback != nil:
+		s.probeWithGWS(fallback, sess)
+		return true
+	case conn == nil:
+		sess.attachProbe(nil)
+		return true
+	}
+	if !sess.attachProbe(conn) {
+		_ = conn.NetConn().Close()
+		return true
+	}
+	timeout := func() {
+		if sess.abortProbe(conn) {
+			_ = conn.WriteClose(1000, nil) // the reader then finds the socket closed
+		}
+	}
+	if !s.epoll.addProbe(sess, conn, timeout) { // Shutdown has begun
+		sess.abortProbe(conn)
+		_ = conn.NetConn().Close()
+	}
+	return true
 }
 
 // Shutdown closes every session with ReasonServerShutdown (clients reconnect to

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/wswrite"
-	"github.com/lxzan/gws"
 )
 
 // ErrSessionClosed is returned by Send on a closed session.
@@ -53,7 +52,7 @@ type Session struct {
 	kind          transportKind
 	ws            wsConn          // the WebSocket, when kind is kindWebSocket
 	raw           syscall.RawConn // ws's socket, for non-blocking writes; nil if it has none
-	probe         *gws.Conn       // the WebSocket being upgraded to
+	probe         wsConn          // the WebSocket being upgraded to
 	upgrade       upgradeState
 	queue         []*Frame
 	spare         []*Frame // the writer's previous batch, reused as the next queue
@@ -61,6 +60,7 @@ type Session struct {
 	flushing      bool     // the session is in the write pool's line, or a goroutine owns its writes
 	flushRound    uint64   // the write pool's round that last wrote the session
 	pollID        uint64   // the epoll reader's id for the WebSocket (Config.EpollReads); 0 if none
+	probeID       uint64   // the epoll reader's id for the probing WebSocket; 0 if none
 	closeWS       Reason   // non-zero: the writer sends a close frame once the queue is drained
 	poll          chan struct{}
 	getting       bool // a polling GET is being served
@@ -350,7 +350,8 @@ func (s *Session) close(r Reason, alive bool) {
 		s.timer.Stop()
 	}
 	graceful := alive && r.graceful()
-	kind, ws, probe, pollID := s.kind, s.ws, s.probe, s.pollID
+	kind, ws, probe, pollID, probeID := s.kind, s.ws, s.probe, s.pollID, s.probeID
+	s.probeID = 0
 	s.probe = nil
 	removeNow := true
 	if kind == kindWebSocket {
@@ -388,8 +389,10 @@ func (s *Session) close(r Reason, alive bool) {
 	if ws != nil && !graceful {
 		_ = ws.NetConn().Close()
 	}
-	if pollID != 0 {
-		s.srv.epoll.remove(pollID)
+	for _, id := range [...]uint64{pollID, probeID} {
+		if id != 0 {
+			s.srv.epoll.remove(id)
+		}
 	}
 	if removeNow {
 		s.srv.sessions.remove(s)
@@ -497,7 +500,7 @@ func (s *Session) beginUpgrade() bool {
 }
 
 // attachProbe records the probing WebSocket, or releases the reservation when c is nil.
-func (s *Session) attachProbe(c *gws.Conn) bool {
+func (s *Session) attachProbe(c wsConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c == nil || s.closed {
@@ -509,10 +512,10 @@ func (s *Session) attachProbe(c *gws.Conn) bool {
 }
 
 // abortProbe gives up an upgrade through c; it reports whether c was the probe.
-func (s *Session) abortProbe(c *gws.Conn) bool {
+func (s *Session) abortProbe(c wsConn) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.probe != c {
+		s.mu.Unlock()
 		return false
 	}
 	s.probe = nil
@@ -520,11 +523,17 @@ func (s *Session) abortProbe(c *gws.Conn) bool {
 	if len(s.queue) > 0 || s.closed {
 		s.kickLocked() // polling resumes with what was held back during the probe
 	}
+	probeID := s.probeID
+	s.probeID = 0
+	s.mu.Unlock()
+	if probeID != 0 {
+		s.srv.epoll.remove(probeID) // the epoll reader forgets the probe
+	}
 	return true
 }
 
 // onProbe answers "2probe" and releases the held GET so the client can pause polling.
-func (s *Session) onProbe(c *gws.Conn) bool {
+func (s *Session) onProbe(c wsConn) bool {
 	s.mu.Lock()
 	if s.probe != c || s.upgrade != upgradeProbing {
 		s.mu.Unlock()
@@ -536,12 +545,12 @@ func (s *Session) onProbe(c *gws.Conn) bool {
 		s.poll = nil
 	}
 	s.mu.Unlock()
-	return c.WriteMessage(gws.OpcodeText, s.srv.pongProbeFrame.Data()) == nil
+	return writeDirect(c, s.srv.pongProbeFrame) == nil
 }
 
 // completeUpgrade switches the session to c on the "5" packet and flushes the queue
 // there.
-func (s *Session) completeUpgrade(c *gws.Conn) bool {
+func (s *Session) completeUpgrade(c wsConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.probe != c || s.upgrade != upgradePaused || s.closed {

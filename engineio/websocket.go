@@ -176,6 +176,26 @@ func (c *epollConn) WriteClose(code uint16, reason []byte) error {
 	return err
 }
 
+// writeDirect writes f to a connection no session writes to yet (a probe during an
+// upgrade), bypassing the queue.
+func writeDirect(c wsConn, f *Frame) error {
+	if gc, ok := c.(*gws.Conn); ok {
+		op := gws.OpcodeText
+		if f.binary {
+			op = gws.OpcodeBinary
+		}
+		if f.buf[0]&0x0f == 0xA {
+			return gc.WritePong(f.Data())
+		}
+		return gc.WriteMessage(op, f.Data())
+	}
+	nc := c.NetConn()
+	_ = nc.SetWriteDeadline(time.Now().Add(c.(*epollConn).timeout))
+	_, err := nc.Write(f.Bytes())
+	_ = nc.SetWriteDeadline(time.Time{})
+	return err
+}
+
 // wsGUID is RFC 6455's key suffix for Sec-WebSocket-Accept.
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -184,29 +204,47 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // that sent bytes before the answer, or a connection without a descriptor, goes to
 // gws instead (it keeps those bytes, and reads without a descriptor).
 func (s *Server) handshakeEpoll(w http.ResponseWriter, r *http.Request) {
+	conn, fallback := s.upgradeEpoll(w, r)
+	switch {
+	case fallback != nil:
+		s.openWebSocket(fallback, r)
+	case conn != nil:
+		sess := s.startWebSocket(conn, r, nil)
+		if !s.epoll.add(sess, conn) {
+			sess.cut() // only when Shutdown has begun
+			return
+		}
+		s.afterOpen(sess)
+	}
+}
+
+// upgradeEpoll answers a WebSocket upgrade itself and returns the connection for
+// the epoll reader; or, for a client that sent bytes before the answer or a socket
+// without a descriptor, a gws connection (fallback) that keeps those bytes; or
+// neither when the request was refused or the connection failed (answered or closed).
+func (s *Server) upgradeEpoll(w http.ResponseWriter, r *http.Request) (conn *epollConn, fallback *gws.Conn) {
 	key := r.Header.Get("Sec-WebSocket-Key")
 	if r.Method != http.MethodGet || !headerHasToken(r.Header, "Connection", "upgrade") ||
 		r.Header.Get("Sec-WebSocket-Version") != "13" || len(key) != 24 {
 		http.Error(w, "bad WebSocket handshake", http.StatusBadRequest)
-		return
+		return nil, nil
 	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		http.Error(w, "websocket: response does not implement http.Hijacker", http.StatusInternalServerError)
-		return
+		return nil, nil
 	}
 	nc, brw, err := hj.Hijack()
 	if err != nil {
-		return
+		return nil, nil
 	}
 	if brw.Reader.Buffered() > 0 || wswrite.RawConn(nc) == nil {
-		conn, err := s.upgrader.UpgradeFromConn(nc, brw.Reader, r)
+		gc, err := s.upgrader.UpgradeFromConn(nc, brw.Reader, r)
 		if err != nil {
 			_ = nc.Close()
-			return
+			return nil, nil
 		}
-		s.openWebSocket(conn, r)
-		return
+		return nil, gc
 	}
 	sum := sha1.Sum([]byte(key + wsGUID))
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
@@ -214,16 +252,10 @@ func (s *Server) handshakeEpoll(w http.ResponseWriter, r *http.Request) {
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	if _, err := io.WriteString(nc, resp); err != nil {
 		_ = nc.Close()
-		return
+		return nil, nil
 	}
 	_ = nc.SetDeadline(time.Time{})
-	conn := &epollConn{nc: nc, timeout: s.cfg.WriteTimeout}
-	sess := s.startWebSocket(conn, r, nil)
-	if !s.epoll.add(sess, conn) {
-		sess.cut() // only when Shutdown has begun
-		return
-	}
-	s.afterOpen(sess)
+	return &epollConn{nc: nc, timeout: s.cfg.WriteTimeout}, nil
 }
 
 // headerHasToken reports whether a comma-separated header lists token
