@@ -374,6 +374,12 @@ func (c *Client) Call(ctx context.Context, event string, args ...any) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	return c.roundTrip(ctx, event, frame, ch, "ack")
+}
+
+// roundTrip sends frame and waits for its answer on ch (an ack or a plain reply,
+// what), the end of the connection, or ctx.
+func (c *Client) roundTrip(ctx context.Context, event, frame string, ch <-chan []byte, what string) ([]byte, error) {
 	if err := c.conn.WriteString(frame); err != nil {
 		return nil, err
 	}
@@ -381,9 +387,9 @@ func (c *Client) Call(ctx context.Context, event string, args ...any) ([]byte, e
 	case data := <-ch:
 		return data, nil
 	case <-c.done:
-		return nil, fmt.Errorf("%s: connection closed before the ack", event)
+		return nil, fmt.Errorf("%s: connection closed before the %s", event, what)
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%s: waiting for the ack: %w", event, ctx.Err())
+		return nil, fmt.Errorf("%s: waiting for the %s: %w", event, what, ctx.Err())
 	}
 }
 
@@ -408,17 +414,7 @@ func (c *Client) callPlain(ctx context.Context, event string, args []any) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	if err := c.conn.WriteString(frame); err != nil {
-		return nil, err
-	}
-	select {
-	case data := <-ch:
-		return data, nil
-	case <-c.done:
-		return nil, fmt.Errorf("%s: connection closed before the reply", event)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s: waiting for the reply: %w", event, ctx.Err())
-	}
+	return c.roundTrip(ctx, event, frame, ch, "reply")
 }
 
 // WriteText sends one text frame as it is (an Engine.IO packet). The frame is
