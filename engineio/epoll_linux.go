@@ -127,7 +127,8 @@ func (p *poller) register(sess *Session, c wsConn, timeout func()) *pollConn {
 
 // setProbeID records id as the session's probe registration, before the socket can
 // be read (so a completed upgrade always finds it); false if pc.c is no longer the
-// session's probe. Called with p.mu held: the only place the two locks nest.
+// session's probe. register calls it with p.mu held (the only place the two locks
+// nest, always in that order) and, to undo it, without.
 func (pc *pollConn) setProbeID(id uint64) bool {
 	s := pc.sess
 	s.mu.Lock()
