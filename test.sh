@@ -47,6 +47,7 @@ fuzz() {
   echo "ok  $1 $2"
 }
 fuzz FuzzDecodePayload ./engineio
+fuzz FuzzHandshakeHeader ./engineio
 fuzz FuzzDecode ./socketio
 fuzz FuzzAppendString ./internal/jsonstr
 fuzz FuzzDecodeEnvelope ./plainws

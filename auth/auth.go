@@ -139,7 +139,7 @@ func (a *Authenticator) Identify(ctx context.Context, hs *socketio.Handshake) (*
 		return &Identity{User: user, Source: "jwt", Claims: claims, Expires: exp}, nil
 	}
 	if a.cfg.Session != nil && hs.Handshake != nil {
-		user, err := a.cfg.Session.User(ctx, hs.Header.Get("Cookie"))
+		user, err := a.cfg.Session.User(ctx, hs.HeaderValue("Cookie"))
 		switch {
 		case errors.Is(err, ErrNoSessionCookie):
 			return nil, ErrNoCredentials
@@ -173,11 +173,11 @@ func Token(hs *socketio.Handshake, cookie string) string {
 	if t := hs.Query().Get("token"); t != "" {
 		return t
 	}
-	if h := hs.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+	if h := hs.HeaderValue("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
 	if cookie != "" {
-		r := http.Request{Header: http.Header{"Cookie": hs.Header.Values("Cookie")}}
+		r := http.Request{Header: http.Header{"Cookie": hs.HeaderValues("Cookie")}}
 		if c, err := r.Cookie(cookie); err == nil && c.Value != "" {
 			return c.Value
 		}

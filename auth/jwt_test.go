@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,15 @@ func claims(mod func(jwt.MapClaims)) jwt.MapClaims {
 }
 
 func handshakeWithToken(tok string) *socketio.Handshake {
-	return &socketio.Handshake{Handshake: &engineio.Handshake{URL: "/socket.io/?EIO=4&token=" + tok, Header: http.Header{}}}
+	return &socketio.Handshake{Handshake: requestHandshake("/socket.io/?EIO=4&token="+tok, nil)}
+}
+
+// requestHandshake is the engineio.Handshake of a request for uri (kept verbatim,
+// even when it would not parse) carrying header h.
+func requestHandshake(uri string, h http.Header) *engineio.Handshake {
+	hs := engineio.NewHandshake(&http.Request{URL: &url.URL{Path: "/"}, Header: h})
+	hs.URL = uri
+	return hs
 }
 
 // jwks serves a JWK Set that a test can rotate.
@@ -172,10 +181,7 @@ func TestJWTConfigErrors(t *testing.T) {
 
 func TestTokenSources(t *testing.T) {
 	mk := func(auth, url string, h http.Header) *socketio.Handshake {
-		if h == nil {
-			h = http.Header{}
-		}
-		return &socketio.Handshake{Handshake: &engineio.Handshake{URL: url, Header: h}, Auth: json.RawMessage(auth)}
+		return &socketio.Handshake{Handshake: requestHandshake(url, h), Auth: json.RawMessage(auth)}
 	}
 	tests := []struct {
 		hs   *socketio.Handshake
@@ -200,7 +206,7 @@ func FuzzToken(f *testing.F) {
 	f.Add(`{"token":"x"}`, "/?token=y", "Bearer z", "token=w")
 	f.Add(`{`, "/?%zz", "bearer", `token="q"`)
 	f.Fuzz(func(t *testing.T, auth, url, authz, cookie string) {
-		hs := &socketio.Handshake{Handshake: &engineio.Handshake{URL: url, Header: http.Header{"Authorization": {authz}, "Cookie": {cookie}}}, Auth: json.RawMessage(auth)}
+		hs := &socketio.Handshake{Handshake: requestHandshake(url, http.Header{"Authorization": {authz}, "Cookie": {cookie}}), Auth: json.RawMessage(auth)}
 		tok := Token(hs, DefaultTokenCookie)
 		if tok != Token(hs, DefaultTokenCookie) {
 			t.Fatal("Token is not deterministic")

@@ -213,6 +213,7 @@ func TestMixedClusterWithNode(t *testing.T) {
 				URL     string
 				Query   map[string]any
 				Auth    map[string]any
+				Headers map[string]any
 			}
 		}
 		r := p.call(t, "fetchSockets", map[string]any{"rooms": []string{"s3-room"}})
@@ -224,6 +225,11 @@ func TestMixedClusterWithNode(t *testing.T) {
 			if s.ID == aSID && (s.Handshake.Address != "127.0.0.1" || s.Handshake.Query["EIO"] != "4" || s.Handshake.Auth == nil ||
 				!strings.Contains(s.Handshake.URL, "EIO=4")) {
 				t.Errorf("Node's fetchSockets: Herald socket's handshake %+v", s.Handshake)
+			}
+			// The kept request headers, lower-cased as socket.handshake.headers; those of
+			// the upgrade itself are not kept.
+			if s.ID == aSID && (s.Handshake.Headers["user-agent"] != "Go-http-client/1.1" || s.Handshake.Headers["sec-websocket-key"] != nil) {
+				t.Errorf("Node's fetchSockets: Herald socket's headers %v", s.Handshake.Headers)
 			}
 		}
 		wantRooms := map[string][]string{

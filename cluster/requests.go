@@ -120,7 +120,7 @@ func (a *Adapter) respond(channel string, r wire.Response) {
 func remoteSocket(s *socketio.Socket) wire.RemoteSocket {
 	hs := s.Handshake()
 	headers := map[string]any{}
-	for k, v := range hs.Header {
+	for k, v := range hs.Header() {
 		if len(v) == 1 {
 			headers[strings.ToLower(k)] = v[0]
 		} else {
@@ -150,7 +150,7 @@ func remoteSocket(s *socketio.Socket) wire.RemoteSocket {
 		Handshake: wire.Handshake{
 			Headers: hj, Query: qj, Auth: hs.Auth,
 			Time:    hs.Time.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
-			Address: hostOf(hs.RemoteAddr), XDomain: hs.Header.Get("Origin") != "", Secure: hs.Secure,
+			Address: hostOf(hs.RemoteAddr), XDomain: hs.HeaderValue("Origin") != "", Secure: hs.Secure,
 			Issued: hs.Time.UnixMilli(), URL: hs.URL,
 		},
 		Rooms: s.Rooms(),
