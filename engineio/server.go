@@ -62,6 +62,8 @@ type Server struct {
 	batches sync.Pool
 	// epoll reads the WebSockets when Config.EpollReads is set (Linux); nil otherwise.
 	epoll *poller
+	// heartbeats times every session's pings and pong timeouts.
+	heartbeats *wheel
 
 	pingFrame, noopFrame, closeFrame, pongProbeFrame *Frame
 	openUpgrades                                     string // the "upgrades" JSON for polling sessions
@@ -87,6 +89,8 @@ func New(cfg Config, h Handler) (*Server, error) {
 		s.openUpgrades = `["websocket"]`
 	}
 	s.sessions.init()
+	s.heartbeats = newWheel(min(cfg.PingInterval, cfg.PingTimeout), max(cfg.PingInterval, cfg.PingTimeout), &s.wg,
+		(*Session).onTimer)
 	s.flush = wswrite.NewPool(cfg.WriteWorkers, cfg.WriteDelay, &s.wg)
 	s.batches.New = func() any { return new(wswrite.Batch) }
 	if cfg.EpollReads && epollSupported {
@@ -449,6 +453,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sess := range all {
 		sess.close(ReasonServerShutdown, true)
 	}
+	// Nothing is left to time: sessions closed above have no heartbeat, and a polling
+	// session waiting for its last GET needs no removal from a server shut down.
+	s.heartbeats.stop()
 	if s.epoll != nil {
 		s.epoll.stop() // the epoll loop ends once its last connection is gone
 	}

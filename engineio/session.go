@@ -66,8 +66,10 @@ type Session struct {
 	getting       bool // a polling GET is being served
 	posting       bool // a polling POST is being served
 	awaitingPong  bool
-	timer         *time.Timer // ping interval and ping timeout, one at a time
-	closeDeadline bool        // timer now bounds how long a closed polling session waits for its last GET
+	closeDeadline bool // the heartbeat now bounds how long a closed polling session waits for its last GET
+	// wheelLink arms the heartbeat (ping interval and ping timeout, one at a time) on
+	// the server's timing wheel.
+	wheelLink
 
 	// dispatchMu serialises Handler.OnMessage calls for this session: during an
 	// upgrade a POST and the new WebSocket can both carry messages.
@@ -346,9 +348,7 @@ func (s *Session) close(r Reason, alive bool) {
 		return
 	}
 	s.closed = true
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.srv.heartbeats.cancel(s)
 	graceful := alive && r.graceful()
 	kind, ws, probe, pollID, probeID := s.kind, s.ws, s.probe, s.pollID, s.probeID
 	s.probeID = 0
@@ -378,7 +378,7 @@ func (s *Session) close(r Reason, alive bool) {
 			// closeTimeout for it).
 			removeNow = false
 			s.closeDeadline = true
-			s.timer = time.AfterFunc(s.srv.cfg.PingTimeout, s.onTimer)
+			s.srv.heartbeats.schedule(s, s.srv.cfg.PingTimeout)
 		}
 	}
 	s.mu.Unlock()
@@ -424,16 +424,21 @@ func (s *Session) cut() {
 func (s *Session) startHeartbeat() {
 	s.mu.Lock()
 	if !s.closed {
-		s.timer = time.AfterFunc(s.srv.cfg.PingInterval, s.onTimer)
+		s.srv.heartbeats.schedule(s, s.srv.cfg.PingInterval)
 	}
 	s.mu.Unlock()
 }
 
 // onTimer drives the heartbeat (engine.io socket.ts schedulePing/resetPingTimeout):
 // send a ping every PingInterval and close if no pong came within PingTimeout. After a
-// graceful polling close it bounds the wait for the last GET instead.
-func (s *Session) onTimer() {
+// graceful polling close it bounds the wait for the last GET instead. It runs on the
+// timing wheel's goroutine for the arming due at tick due, and must not block.
+func (s *Session) onTimer(due int64) {
 	s.mu.Lock()
+	if s.hbDue != due { // re-armed (a pong) or cancelled since the wheel took it
+		s.mu.Unlock()
+		return
+	}
 	if s.closed {
 		expired := s.closeDeadline
 		s.mu.Unlock()
@@ -444,11 +449,15 @@ func (s *Session) onTimer() {
 	}
 	if s.awaitingPong {
 		s.mu.Unlock()
-		s.close(ReasonPingTimeout, false)
+		s.srv.wg.Add(1) // the wheel's own goroutine is counted, so Wait cannot have returned
+		go func() {
+			defer s.srv.wg.Done()
+			s.close(ReasonPingTimeout, false) // the handler's OnClose may take its time
+		}()
 		return
 	}
 	s.awaitingPong = true
-	s.timer.Reset(s.srv.cfg.PingTimeout)
+	s.srv.heartbeats.schedule(s, s.srv.cfg.PingTimeout)
 	s.queue = append(s.queue, s.srv.pingFrame) // a ping is never refused for queue size
 	s.queued += s.srv.pingFrame.Len()
 	s.kickLocked()
@@ -459,7 +468,7 @@ func (s *Session) onPong() {
 	s.mu.Lock()
 	if s.awaitingPong && !s.closed {
 		s.awaitingPong = false
-		s.timer.Reset(s.srv.cfg.PingInterval)
+		s.srv.heartbeats.schedule(s, s.srv.cfg.PingInterval)
 	}
 	s.mu.Unlock()
 }
