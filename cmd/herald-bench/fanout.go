@@ -40,10 +40,12 @@ type FanoutConfig struct {
 	Drain            time.Duration // after the last send, how long to wait for stragglers
 	Timeout          time.Duration // overall cap
 	HandshakeTimeout time.Duration // per connection: dial → CONNECT ack, and join → ack
-	ReadBufferSize   int           // per-connection read buffer; 4 KiB when zero
+	ReadBufferSize   int           // per-connection read buffer (gws reader only); 4 KiB when zero
 	Plain            bool          // subscribers use the plain WebSocket endpoint (Dialer.Plain)
 	PlainPath        string        // its path; "/ws" when empty
 	PIDs             []int         // server processes whose CPU to sample
+	// Epoll reads the connections with the epoll client (Dialer.Epoll; Linux only).
+	Epoll bool
 	// RedisAddr, when set (loopback HOST:PORT), is the cluster's Redis: its INFO
 	// counters are read when the window opens and closes (FanoutResult.Redis),
 	// the run waits for every node's subscription to the room before the first
@@ -164,6 +166,10 @@ type FanoutResult struct {
 	PerTarget []TargetResult
 	Errors    map[string]int
 	TimedOut  bool
+
+	// ClientReader is how this client read its connections: "epoll" or "gws"
+	// (Dialer.Epoll).
+	ClientReader string
 }
 
 // TargetResult is delivery and latency of the subscribers on one target.
@@ -301,9 +307,10 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 	errs := newErrorCounter(res.Errors)
 
-	subDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout,
+	subDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout, Epoll: cfg.Epoll,
 		ReadBufferSize: cfg.ReadBufferSize, OnEvent: r.onEvent, Plain: cfg.Plain, PlainPath: cfg.PlainPath}
-	pubDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout}
+	pubDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout, Epoll: cfg.Epoll}
+	res.ClientReader = clientReader(subDialer, pubDialer)
 	subs := make([]*Client, cfg.Subscribers)
 	var pubs []*Client
 	var pub publisher

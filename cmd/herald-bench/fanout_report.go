@@ -112,6 +112,7 @@ func writeUsageRows(row func(k, format string, a ...any), u Usage) {
 // fanoutJSON is the machine-readable form of FanoutResult (durations in ms).
 type fanoutJSON struct {
 	Scenario         string      `json:"scenario"`
+	ClientReader     string      `json:"client_reader"`
 	Targets          []string    `json:"targets"`
 	Namespace        string      `json:"namespace"`
 	Room             string      `json:"room"`
@@ -208,7 +209,7 @@ func WriteFanoutJSON(w io.Writer, r *FanoutResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(fanoutJSON{
-		Scenario: "fanout", Targets: r.Targets, Namespace: r.Namespace, Room: r.Room, Publish: r.Publish,
+		Scenario: "fanout", ClientReader: r.ClientReader, Targets: r.Targets, Namespace: r.Namespace, Room: r.Room, Publish: r.Publish,
 		Plain: r.Plain, Subscribers: r.Subscribers, Joined: r.Joined, Publishers: r.Publishers,
 		Rate: r.Rate, DurationMS: ms(r.Duration), PayloadBytes: r.PayloadBytes,
 		Planned: r.Planned, Sent: r.Sent, SendErrors: r.SendErrors, PublishMS: ms(r.PublishTime),

@@ -23,6 +23,8 @@ type IdleConfig struct {
 	HandshakeTimeout time.Duration // per connection
 	Namespace        string
 	PIDs             []int
+	// Epoll reads the connections with the epoll client (Dialer.Epoll; Linux only).
+	Epoll bool
 	// Progress, when set, is called about 4 times a second during the
 	// connect phase (on RunIdle's goroutine), and once at its end.
 	Progress func(IdleProgress)
@@ -63,6 +65,10 @@ type IdleResult struct {
 	RSSTotal    PIDRSS // sums over RSS; PID is 0
 	ClientRSSKB int64  // this process at the end of hold
 	TimedOut    bool
+
+	// ClientReader is how this client read its connections: "epoll" or "gws"
+	// (Dialer.Epoll).
+	ClientReader string
 }
 
 // ConnectRate is successful connections per second of connect time.
@@ -121,7 +127,8 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleResult, error) {
 		res.RSS[i] = PIDRSS{PID: pid, BeforeKB: before[i]}
 	}
 
-	d := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout}
+	d := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout, Epoll: cfg.Epoll}
+	res.ClientReader = clientReader(d)
 	clients := make([]*Client, cfg.Conns)
 	defer func() {
 		for _, c := range clients {

@@ -98,147 +98,162 @@ func stubTarget(t *testing.T, s *stubServer) Target {
 }
 
 func TestIdleEndToEnd(t *testing.T) {
-	s := newStubServer(t)
-	const C = 50
-	res, err := RunIdle(context.Background(), IdleConfig{
-		Targets:  []Target{stubTarget(t, s)},
-		Conns:    C,
-		Parallel: 8,
-		Timeout:  30 * time.Second,
-		PIDs:     []int{os.Getpid()}, // exercise RSS sampling on ourselves
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		s := newStubServer(t)
+		const C = 50
+		res, err := RunIdle(context.Background(), IdleConfig{
+			Targets:  []Target{stubTarget(t, s)},
+			Conns:    C,
+			Parallel: 8,
+			Timeout:  30 * time.Second,
+			PIDs:     []int{os.Getpid()}, // exercise RSS sampling on ourselves
+			Epoll:    epoll,
+		})
+		s.stop()
+		if err != nil {
+			t.Fatalf("RunIdle: %v", err)
+		}
+		checkReader(t, res.ClientReader, epoll)
+		if res.Connected != C || res.Failures != 0 || len(res.Errors) != 0 {
+			t.Fatalf("connected %d failures %d errors %v; want %d, 0", res.Connected, res.Failures, res.Errors, C)
+		}
+		if res.AliveAtEnd != C || res.Disconnects != 0 {
+			t.Errorf("alive at end %d, disconnects %d; want %d, 0", res.AliveAtEnd, res.Disconnects, C)
+		}
+		if res.Events != C || res.Pings != C {
+			t.Errorf("events %d pings %d; want %d each", res.Events, res.Pings, C)
+		}
+		if got := s.opens.Load(); got != C {
+			t.Errorf("server saw %d websocket opens, want %d", got, C)
+		}
+		if got := s.connects.Load(); got != C {
+			t.Errorf("server saw %d CONNECTs, want %d", got, C)
+		}
+		if got := s.pongs.Load(); got != C {
+			t.Errorf("server saw %d pongs, want %d", got, C)
+		}
+		h := res.Handshake
+		if h.N != C || h.Min <= 0 || h.P50 > h.P99 || h.P99 > h.Max || res.ConnectTime < h.Max {
+			t.Errorf("implausible timings: connect %v, handshake %+v", res.ConnectTime, h)
+		}
+		if len(res.RSS) != 1 || res.RSS[0].BeforeKB <= 0 || res.RSS[0].AfterKB <= 0 || res.RSS[0].EndKB <= 0 {
+			t.Errorf("RSS samples missing: %+v", res.RSS)
+		}
+		var table bytes.Buffer
+		if err := WriteIdleTable(&table, res); err != nil || !strings.Contains(table.String(), "50/50") {
+			t.Errorf("table (%v):\n%s", err, table.String())
+		}
 	})
-	s.stop()
-	if err != nil {
-		t.Fatalf("RunIdle: %v", err)
-	}
-	if res.Connected != C || res.Failures != 0 || len(res.Errors) != 0 {
-		t.Fatalf("connected %d failures %d errors %v; want %d, 0", res.Connected, res.Failures, res.Errors, C)
-	}
-	if res.AliveAtEnd != C || res.Disconnects != 0 {
-		t.Errorf("alive at end %d, disconnects %d; want %d, 0", res.AliveAtEnd, res.Disconnects, C)
-	}
-	if res.Events != C || res.Pings != C {
-		t.Errorf("events %d pings %d; want %d each", res.Events, res.Pings, C)
-	}
-	if got := s.opens.Load(); got != C {
-		t.Errorf("server saw %d websocket opens, want %d", got, C)
-	}
-	if got := s.connects.Load(); got != C {
-		t.Errorf("server saw %d CONNECTs, want %d", got, C)
-	}
-	if got := s.pongs.Load(); got != C {
-		t.Errorf("server saw %d pongs, want %d", got, C)
-	}
-	h := res.Handshake
-	if h.N != C || h.Min <= 0 || h.P50 > h.P99 || h.P99 > h.Max || res.ConnectTime < h.Max {
-		t.Errorf("implausible timings: connect %v, handshake %+v", res.ConnectTime, h)
-	}
-	if len(res.RSS) != 1 || res.RSS[0].BeforeKB <= 0 || res.RSS[0].AfterKB <= 0 || res.RSS[0].EndKB <= 0 {
-		t.Errorf("RSS samples missing: %+v", res.RSS)
-	}
-	var table bytes.Buffer
-	if err := WriteIdleTable(&table, res); err != nil || !strings.Contains(table.String(), "50/50") {
-		t.Errorf("table (%v):\n%s", err, table.String())
-	}
 }
 
 func TestIdleRoundRobin(t *testing.T) {
-	a, b := newStubServer(t), newStubServer(t)
-	res, err := RunIdle(context.Background(), IdleConfig{
-		Targets: []Target{stubTarget(t, a), stubTarget(t, b)},
-		Conns:   7, Parallel: 3, Timeout: 30 * time.Second,
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		a, b := newStubServer(t), newStubServer(t)
+		res, err := RunIdle(context.Background(), IdleConfig{
+			Epoll: epoll, Targets: []Target{stubTarget(t, a), stubTarget(t, b)},
+			Conns: 7, Parallel: 3, Timeout: 30 * time.Second,
+		})
+		a.stop()
+		b.stop()
+		if err != nil || res.Connected != 7 {
+			t.Fatalf("RunIdle: %v, %+v", err, res)
+		}
+		if a.connects.Load() != 4 || b.connects.Load() != 3 {
+			t.Errorf("split %d/%d, want 4/3", a.connects.Load(), b.connects.Load())
+		}
 	})
-	a.stop()
-	b.stop()
-	if err != nil || res.Connected != 7 {
-		t.Fatalf("RunIdle: %v, %+v", err, res)
-	}
-	if a.connects.Load() != 4 || b.connects.Load() != 3 {
-		t.Errorf("split %d/%d, want 4/3", a.connects.Load(), b.connects.Load())
-	}
 }
 
 func TestIdleConnectError(t *testing.T) {
-	s := newStubServer(t)
-	res, err := RunIdle(context.Background(), IdleConfig{
-		Targets: []Target{stubTarget(t, s)}, Namespace: "/nope",
-		Conns: 5, Parallel: 2, Hold: time.Hour, Settle: time.Hour, Timeout: 30 * time.Second,
-	})
-	s.stop()
-	if err != nil {
-		t.Fatalf("RunIdle: %v", err)
-	}
-	if res.Connected != 0 || res.Failures != 5 {
-		t.Fatalf("connected %d failures %d, want 0, 5", res.Connected, res.Failures)
-	}
-	if len(res.Errors) != 1 {
-		t.Fatalf("errors %v, want one kind", res.Errors)
-	}
-	for msg, n := range res.Errors {
-		if n != 5 || !strings.Contains(msg, "CONNECT_ERROR") || !strings.Contains(msg, "Invalid namespace") {
-			t.Errorf("error %dx %q", n, msg)
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		s := newStubServer(t)
+		res, err := RunIdle(context.Background(), IdleConfig{
+			Epoll: epoll, Targets: []Target{stubTarget(t, s)}, Namespace: "/nope",
+			Conns: 5, Parallel: 2, Hold: time.Hour, Settle: time.Hour, Timeout: 30 * time.Second,
+		})
+		s.stop()
+		if err != nil {
+			t.Fatalf("RunIdle: %v", err)
 		}
-	}
+		if res.Connected != 0 || res.Failures != 5 {
+			t.Fatalf("connected %d failures %d, want 0, 5", res.Connected, res.Failures)
+		}
+		if len(res.Errors) != 1 {
+			t.Fatalf("errors %v, want one kind", res.Errors)
+		}
+		for msg, n := range res.Errors {
+			if n != 5 || !strings.Contains(msg, "CONNECT_ERROR") || !strings.Contains(msg, "Invalid namespace") {
+				t.Errorf("error %dx %q", n, msg)
+			}
+		}
+	})
 }
 
 func TestIdleHandshakeTimeout(t *testing.T) {
-	s := newStubServer(t)
-	res, err := RunIdle(context.Background(), IdleConfig{
-		Targets: []Target{stubTarget(t, s)}, Namespace: "/silent",
-		Conns: 4, Parallel: 4, HandshakeTimeout: 100 * time.Millisecond, Timeout: 30 * time.Second,
-	})
-	s.stop()
-	if err != nil {
-		t.Fatalf("RunIdle: %v", err)
-	}
-	if res.Connected != 0 || res.Failures != 4 || res.TimedOut {
-		t.Fatalf("connected %d failures %d timedOut %v, want 0, 4, false", res.Connected, res.Failures, res.TimedOut)
-	}
-	for msg := range res.Errors {
-		if !strings.Contains(msg, "deadline exceeded") {
-			t.Errorf("error %q, want a handshake deadline", msg)
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		s := newStubServer(t)
+		res, err := RunIdle(context.Background(), IdleConfig{
+			Epoll: epoll, Targets: []Target{stubTarget(t, s)}, Namespace: "/silent",
+			Conns: 4, Parallel: 4, HandshakeTimeout: 100 * time.Millisecond, Timeout: 30 * time.Second,
+		})
+		s.stop()
+		if err != nil {
+			t.Fatalf("RunIdle: %v", err)
 		}
-	}
+		if res.Connected != 0 || res.Failures != 4 || res.TimedOut {
+			t.Fatalf("connected %d failures %d timedOut %v, want 0, 4, false", res.Connected, res.Failures, res.TimedOut)
+		}
+		for msg := range res.Errors {
+			if !strings.Contains(msg, "deadline exceeded") {
+				t.Errorf("error %q, want a handshake deadline", msg)
+			}
+		}
+	})
 }
 
 func TestIdleOverallTimeout(t *testing.T) {
-	s := newStubServer(t)
-	res, err := RunIdle(context.Background(), IdleConfig{
-		Targets: []Target{stubTarget(t, s)}, Namespace: "/silent",
-		Conns: 20, Parallel: 2, HandshakeTimeout: time.Minute, Timeout: 150 * time.Millisecond,
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		s := newStubServer(t)
+		res, err := RunIdle(context.Background(), IdleConfig{
+			Epoll: epoll, Targets: []Target{stubTarget(t, s)}, Namespace: "/silent",
+			Conns: 20, Parallel: 2, HandshakeTimeout: time.Minute, Timeout: 150 * time.Millisecond,
+		})
+		s.stop()
+		if err == nil || res == nil || !res.TimedOut {
+			t.Fatalf("RunIdle = %+v, %v; want a timed-out partial result", res, err)
+		}
+		if res.Connected != 0 || res.Failures != 20 {
+			t.Errorf("connected %d failures %d, want 0, 20 (undialed count as failed)", res.Connected, res.Failures)
+		}
 	})
-	s.stop()
-	if err == nil || res == nil || !res.TimedOut {
-		t.Fatalf("RunIdle = %+v, %v; want a timed-out partial result", res, err)
-	}
-	if res.Connected != 0 || res.Failures != 20 {
-		t.Errorf("connected %d failures %d, want 0, 20 (undialed count as failed)", res.Connected, res.Failures)
-	}
 }
 
 func TestIdleCommandJSON(t *testing.T) {
-	s := newStubServer(t)
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"idle", "-url", s.srv.URL, "-c", "10", "-parallel", "4",
-		"-hold", "0", "-settle", "0", "-json"}, &out, &errb)
-	s.stop()
-	if code != 0 {
-		t.Fatalf("exit %d, stderr %s", code, errb.String())
-	}
-	var got struct {
-		Scenario  string          `json:"scenario"`
-		Connected int             `json:"connected"`
-		Failures  int             `json:"failures"`
-		Events    int             `json:"events"`
-		Handshake struct{ N int } `json:"handshake_ms"`
-		ServerRSS []any           `json:"server_rss"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatalf("bad JSON %v:\n%s", err, out.String())
-	}
-	if got.Scenario != "idle" || got.Connected != 10 || got.Failures != 0 || got.Events != 10 || got.Handshake.N != 10 || got.ServerRSS == nil {
-		t.Errorf("JSON result %+v", got)
-	}
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		s := newStubServer(t)
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"idle", epollFlag(epoll), "-url", s.srv.URL, "-c", "10", "-parallel", "4",
+			"-hold", "0", "-settle", "0", "-json"}, &out, &errb)
+		s.stop()
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %s", code, errb.String())
+		}
+		var got struct {
+			Scenario  string          `json:"scenario"`
+			Reader    string          `json:"client_reader"`
+			Connected int             `json:"connected"`
+			Failures  int             `json:"failures"`
+			Events    int             `json:"events"`
+			Handshake struct{ N int } `json:"handshake_ms"`
+			ServerRSS []any           `json:"server_rss"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("bad JSON %v:\n%s", err, out.String())
+		}
+		if got.Scenario != "idle" || got.Reader != readPathName(epoll) || got.Connected != 10 || got.Failures != 0 || got.Events != 10 || got.Handshake.N != 10 || got.ServerRSS == nil {
+			t.Errorf("JSON result %+v", got)
+		}
+	})
 }
 
 func TestIdleCommandRefusesNonLoopback(t *testing.T) {

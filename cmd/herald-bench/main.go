@@ -90,6 +90,7 @@ func runIdleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap: dial start → CONNECT ack")
 	nsp := fs.String("nsp", "/", "Socket.IO namespace to connect to")
 	path := fs.String("path", "/socket.io/", "Engine.IO path (unless the URL has one)")
+	epoll := addEpollFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -105,7 +106,7 @@ func runIdleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	cfg := IdleConfig{
 		Conns: *conns, Parallel: *parallel, Hold: *hold, Settle: *settle,
-		Timeout: *timeout, HandshakeTimeout: *hsTimeout, Namespace: *nsp,
+		Timeout: *timeout, HandshakeTimeout: *hsTimeout, Namespace: *nsp, Epoll: *epoll,
 	}
 	if !strings.HasPrefix(cfg.Namespace, "/") {
 		cfg.Namespace = "/" + cfg.Namespace
@@ -160,12 +161,13 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	drain := fs.Duration("drain", 5*time.Second, "after the last send, how long to wait for missing messages")
 	timeout := fs.Duration("timeout", 3*time.Minute, "overall cap for the run")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap for the handshake and for the join ack")
-	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes")
+	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes (with -epoll-client=false; the epoll reader has none)")
 	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample")
 	redisFlag := fs.String("redis", "", "the cluster's Redis (loopback HOST:PORT): wait for every node's room subscription before the first send, report its commands (INFO commandstats), CPU and bytes in the window, per message published; the emitter path publishes there")
 	pf := addPublishFlags(fs)
 	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write this client's CPU profile (publish and drain) to the file")
+	epoll := addEpollFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -183,7 +185,7 @@ func runFanoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Namespace: *nsp, Room: *room, Subscribers: *subs, Publishers: *pubs, Parallel: *parallel,
 		Rate: *rate, Duration: *duration, PayloadBytes: *payload, Drain: *drain, Timeout: *timeout,
 		HandshakeTimeout: *hsTimeout, ReadBufferSize: *readBuf, Publish: pf.config(), ReadyTimeout: *pf.readyTimeout,
-		Plain: *plain, PlainPath: *plainPath,
+		Plain: *plain, PlainPath: *plainPath, Epoll: *epoll,
 	}
 	if !strings.HasPrefix(cfg.Namespace, "/") {
 		cfg.Namespace = "/" + cfg.Namespace
@@ -264,11 +266,12 @@ func runUsersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	drain := fs.Duration("drain", 5*time.Second, "after the last send, how long to wait for missing messages")
 	timeout := fs.Duration("timeout", 3*time.Minute, "overall cap for the run")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-connection cap for the handshake")
-	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes")
+	readBuf := fs.Int("read-buffer", 4096, "per-connection read buffer, bytes (with -epoll-client=false; the epoll reader has none)")
 	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample")
 	redisFlag := fs.String("redis", "", "the cluster's Redis (loopback HOST:PORT): wait for every node's user-room subscriptions before the first send, report its commands, CPU and bytes; the emitter path publishes there")
 	pf := addPublishFlags(fs)
 	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
+	epoll := addEpollFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -289,7 +292,7 @@ func runUsersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Namespace: *nsp, Users: *users, Devices: *devices, Publishers: *pubs, Publish: pf.config(),
 		Parallel: *parallel, Rate: *rate, Duration: *duration, PayloadBytes: *payload, Drain: *drain,
 		Timeout: *timeout, HandshakeTimeout: *hsTimeout, ReadBufferSize: *readBuf, JWTSecret: []byte(*secret),
-		UserRoomPrefix: *roomPrefix, Seed: *seed, ReadyTimeout: *pf.readyTimeout,
+		UserRoomPrefix: *roomPrefix, Seed: *seed, ReadyTimeout: *pf.readyTimeout, Epoll: *epoll,
 	}
 	if !strings.HasPrefix(cfg.Namespace, "/") {
 		cfg.Namespace = "/" + cfg.Namespace
@@ -343,6 +346,7 @@ func runStormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "per-attempt cap: dial start → CONNECT ack")
 	pidsFlag := fs.String("pids", "", "comma-separated server pids whose CPU to sample over the storm")
 	asJSON := fs.Bool("json", false, "write a JSON result to stdout instead of the table")
+	epoll := addEpollFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -360,7 +364,7 @@ func runStormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		*secret = os.Getenv("HERALD_BENCH_JWT_SECRET")
 	}
 	cfg := StormConfig{Namespace: *nsp, Conns: *conns, Parallel: *parallel, Retries: *retries, Timeout: *timeout,
-		HandshakeTimeout: *hsTimeout, JWTSecret: []byte(*secret)}
+		HandshakeTimeout: *hsTimeout, JWTSecret: []byte(*secret), Epoll: *epoll}
 	if !strings.HasPrefix(cfg.Namespace, "/") {
 		cfg.Namespace = "/" + cfg.Namespace
 	}
@@ -420,6 +424,13 @@ func parseTargets(urls []string, path string) ([]Target, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// addEpollFlag adds -epoll-client, the client's read path (Dialer.Epoll), on by
+// default where there is epoll: it leaves more of the shared CPU to the servers.
+func addEpollFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("epoll-client", epollSupported, "read the connections with epoll: GOMAXPROCS pollers instead of a goroutine "+
+		"and a read buffer per connection (Linux only); false reads them with gws, a goroutine each")
 }
 
 // publishFlags are the publish-path flags of fanout and users.

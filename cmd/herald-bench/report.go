@@ -78,6 +78,7 @@ func kb(v int64) string {
 // idleJSON is the machine-readable form of IdleResult (durations in ms).
 type idleJSON struct {
 	Scenario      string         `json:"scenario"`
+	ClientReader  string         `json:"client_reader"`
 	Targets       []string       `json:"targets"`
 	Namespace     string         `json:"namespace"`
 	Target        int            `json:"target"`
@@ -118,7 +119,7 @@ func WriteIdleJSON(w io.Writer, r *IdleResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(idleJSON{
-		Scenario: "idle", Targets: r.Targets, Namespace: r.Namespace,
+		Scenario: "idle", ClientReader: r.ClientReader, Targets: r.Targets, Namespace: r.Namespace,
 		Target: r.Target, Connected: r.Connected, Failures: r.Failures, Errors: r.Errors,
 		ConnectTimeMS: ms(r.ConnectTime), ConnectRate: r.ConnectRate(),
 		Handshake: latencyJSON{N: h.N, Min: ms(h.Min), Mean: ms(h.Mean), P50: ms(h.P50), P90: ms(h.P90), P99: ms(h.P99), Max: ms(h.Max)},

@@ -2,9 +2,13 @@ package main
 
 // A minimal Socket.IO v5 / Engine.IO v4 client over WebSocket only.
 //
-// It is built for holding many connections in one process: one gws.Conn and
-// one reader goroutine per connection, a small read buffer, and no session map.
-// Everything protocol-related happens on the reader goroutine.
+// It is built for holding many connections in one process, with no session map,
+// and it has two read paths. With Dialer.Epoll (Linux), a few pollers read every
+// connection from epoll (epoll_linux.go): no goroutine and no read buffer per
+// connection, and little CPU per message beyond the read and the parse. Otherwise
+// each connection is a gws.Conn with its own reader goroutine and a small read
+// buffer. Both hand messages to the same handling (onText, onClose, …), which runs
+// on the connection's reading goroutine: its poller, or its own.
 
 import (
 	"bytes"
@@ -252,20 +256,29 @@ type ClientStats struct {
 	BadFrames   atomic.Int64 // frames that failed to parse
 }
 
-// Dialer opens Socket.IO connections and owns their reader goroutines.
+// Dialer opens Socket.IO connections and owns the goroutines that read them.
 type Dialer struct {
 	Namespace        string        // "/" when empty
 	HandshakeTimeout time.Duration // dial start → CONNECT ack; 10s when zero
-	ReadBufferSize   int           // per-connection bufio size; 1 KiB when zero
+	ReadBufferSize   int           // per-connection bufio size (gws path only); 1 KiB when zero
 	Stats            ClientStats
 
+	// Epoll reads the connections with epoll (Linux only; ignored elsewhere):
+	// GOMAXPROCS pollers, each one goroutine with one read buffer, instead of a
+	// reader goroutine and a buffer per connection, so a delivered message costs
+	// little more than its share of a read(2). Set it before the first Dial.
+	Epoll bool
+
 	// OnEvent, when set, is called on the reader goroutine for every EVENT
-	// on our namespace; data is only valid during the call.
+	// on our namespace; data is only valid during the call. With Epoll the reader
+	// is the connection's poller, shared with other connections: OnEvent must be
+	// quick, and not wait for anything another connection's message would bring.
+	// (What came with the upgrade response is handled on the dialing goroutine.)
 	OnEvent func(c *Client, data []byte)
 
 	// Auth, when set, returns the CONNECT auth payload of connection index (a
 	// JSON object, e.g. {"token":"…"}; nil for none). It is called on the
-	// reader goroutine and must not block.
+	// reader goroutine (or the dialing one) and must not block.
 	Auth func(index int) []byte
 
 	// Plain dials the plain WebSocket endpoint (PlainPath, "/ws" when empty)
@@ -276,7 +289,8 @@ type Dialer struct {
 	Plain     bool
 	PlainPath string
 
-	readers sync.WaitGroup
+	readers sync.WaitGroup // reader goroutines (gws) and pollers (epoll)
+	ep      epollGroup     // the epoll path's pollers
 }
 
 // Client is one Socket.IO connection.
@@ -286,7 +300,7 @@ type Client struct {
 	Index int
 
 	d       *Dialer
-	conn    *gws.Conn
+	conn    clientConn // set before the connection is read
 	state   atomic.Int32
 	settled atomic.Bool
 	closing atomic.Bool
@@ -419,15 +433,44 @@ func (c *Client) callPlain(ctx context.Context, event string, args []any) ([]byt
 
 // WriteText sends one text frame as it is (an Engine.IO packet). The frame is
 // copied before WriteText returns, so b may be reused.
-func (c *Client) WriteText(b []byte) error { return c.conn.WriteMessage(gws.OpcodeText, b) }
+func (c *Client) WriteText(b []byte) error { return c.conn.WriteText(b) }
 
-// Close sends a WebSocket close frame and closes the connection. The reader
-// goroutine ends shortly after; Dialer.Wait waits for it.
+// Close sends a WebSocket close frame and ends the connection. Its reader lets
+// go of it shortly after; Dialer.Wait waits for that.
 func (c *Client) Close() {
 	c.closing.Store(true)
-	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = c.conn.WriteClose(1000, nil)
-	_ = c.conn.NetConn().Close()
+	c.conn.shutdown()
+}
+
+// closeWriteTimeout bounds the write of the close frame in Client.Close: a peer
+// that stopped reading must not hold the caller up.
+const closeWriteTimeout = time.Second
+
+// clientConn is what the Client and the message handling need of a connection:
+// gwsConn on the gws path, *epollConn on the epoll path. Its methods are safe for
+// concurrent use.
+type clientConn interface {
+	// WriteString and WriteText send one text frame; WriteText's b may be reused
+	// once it returns.
+	WriteString(s string) error
+	WriteText(b []byte) error
+	// WriteClose sends a close frame (the first call only) and ends the
+	// connection; its reader then runs onClose.
+	WriteClose(code uint16, reason []byte) error
+	// shutdown is Client.Close: a close frame, written within closeWriteTimeout,
+	// then the end of the connection.
+	shutdown()
+}
+
+// gwsConn is a gws connection as a clientConn.
+type gwsConn struct{ *gws.Conn }
+
+func (g gwsConn) WriteText(b []byte) error { return g.WriteMessage(gws.OpcodeText, b) }
+
+func (g gwsConn) shutdown() {
+	_ = g.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+	_ = g.Conn.WriteClose(1000, nil)
+	_ = g.NetConn().Close()
 }
 
 func (d *Dialer) nsp() string {
@@ -437,8 +480,30 @@ func (d *Dialer) nsp() string {
 	return d.Namespace
 }
 
-// Wait blocks until every reader goroutine started by this Dialer has ended.
+// Wait blocks until every goroutine this Dialer started to read its connections
+// has ended: the reader goroutines of the gws path, and the pollers of the epoll
+// path, which end once every connection of the Dialer has been closed.
 func (d *Dialer) Wait() { d.readers.Wait() }
+
+// useEpoll says whether the Dialer's connections are read with epoll.
+func (d *Dialer) useEpoll() bool { return d.Epoll && epollSupported }
+
+// clientReader names the read path of dialers: "epoll", "gws", or "mixed".
+func clientReader(dialers ...*Dialer) string {
+	epoll := 0
+	for _, d := range dialers {
+		if d.useEpoll() {
+			epoll++
+		}
+	}
+	switch epoll {
+	case 0:
+		return "gws"
+	case len(dialers):
+		return "epoll"
+	}
+	return "mixed"
+}
 
 // Dial connects to wsURL and completes the Engine.IO and Socket.IO
 // handshakes. It returns once the CONNECT ack has arrived, or fails after
@@ -449,14 +514,7 @@ func (d *Dialer) Dial(ctx context.Context, wsURL string) (*Client, error) {
 
 // DialIndex is Dial with Client.Index set to index.
 func (d *Dialer) DialIndex(ctx context.Context, wsURL string, index int) (*Client, error) {
-	timeout := d.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	rbuf := d.ReadBufferSize
-	if rbuf <= 0 {
-		rbuf = 1024
-	}
+	timeout := handshakeTimeout(d.HandshakeTimeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -468,23 +526,15 @@ func (d *Dialer) DialIndex(ctx context.Context, wsURL string, index int) (*Clien
 		}
 		wsURL = u
 	}
-	conn, _, err := gws.NewClient(c, &gws.ClientOption{
-		Addr:             wsURL,
-		ReadBufferSize:   rbuf,
-		ParallelGolimit:  1,
-		HandshakeTimeout: timeout,
-		NewDialer:        func() (gws.Dialer, error) { return ctxDialer{ctx}, nil },
-		NewSession:       func() gws.SessionStorage { return noSession{} },
-	})
+	var err error
+	if d.useEpoll() {
+		err = d.dialEpoll(ctx, wsURL, c)
+	} else {
+		err = d.dialGWS(ctx, wsURL, c, timeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
-	c.conn = conn
-	d.readers.Add(1)
-	go func() {
-		defer d.readers.Done()
-		conn.ReadLoop()
-	}()
 
 	select {
 	case err = <-c.ready:
@@ -499,6 +549,32 @@ func (d *Dialer) DialIndex(ctx context.Context, wsURL string, index int) (*Clien
 	return c, nil
 }
 
+// dialGWS opens c's WebSocket with gws and starts its reader goroutine.
+func (d *Dialer) dialGWS(ctx context.Context, wsURL string, c *Client, timeout time.Duration) error {
+	rbuf := d.ReadBufferSize
+	if rbuf <= 0 {
+		rbuf = 1024
+	}
+	conn, _, err := gws.NewClient(c, &gws.ClientOption{
+		Addr:             wsURL,
+		ReadBufferSize:   rbuf,
+		ParallelGolimit:  1,
+		HandshakeTimeout: timeout,
+		NewDialer:        func() (gws.Dialer, error) { return ctxDialer{ctx}, nil },
+		NewSession:       func() gws.SessionStorage { return noSession{} },
+	})
+	if err != nil {
+		return err
+	}
+	c.conn = gwsConn{conn}
+	d.readers.Add(1)
+	go func() {
+		defer d.readers.Done()
+		conn.ReadLoop()
+	}()
+	return nil
+}
+
 // settle delivers the handshake outcome exactly once.
 func (c *Client) settle(err error) {
 	if c.settled.CompareAndSwap(false, true) {
@@ -507,18 +583,70 @@ func (c *Client) settle(err error) {
 }
 
 // fail ends a connection because of a protocol problem.
-func (c *Client) fail(socket *gws.Conn, err error) {
+func (c *Client) fail(err error) {
 	c.settle(err)
-	_ = socket.WriteClose(1002, nil)
+	_ = c.conn.WriteClose(1002, nil)
 }
 
-// gws.Event implementation; all of these run on the reader goroutine.
+// The handling both read paths share. It runs on the connection's reading
+// goroutine (the epoll path's dialing goroutine, for what came with the HTTP
+// response, before the poller can see the connection).
 
-func (c *Client) OnOpen(*gws.Conn) {
+// onOpen runs once the WebSocket is open, before anything is read from it.
+func (c *Client) onOpen() {
 	if c.d.Plain { // nothing to negotiate: connected once the WebSocket is open
 		c.ackAt = time.Now()
 		c.state.Store(stateConnected)
 		c.settle(nil)
+	}
+}
+
+// onClose runs once, when the connection has ended; err is why (nil: unknown).
+// done is closed last, so whoever waits for it sees the state and the counters.
+func (c *Client) onClose(err error) {
+	prev := c.state.Swap(stateClosed)
+	if prev == stateConnected && !c.closing.Load() {
+		c.d.Stats.Disconnects.Add(1)
+	}
+	if err == nil {
+		err = errors.New("connection closed")
+	}
+	c.settle(fmt.Errorf("closed before CONNECT ack: %w", err))
+	close(c.done)
+}
+
+// onText handles one text message; data is only valid during the call.
+func (c *Client) onText(data []byte) {
+	if c.d.Plain {
+		c.onPlain(data)
+		return
+	}
+	p, err := ParsePacket(data)
+	if err != nil {
+		c.d.Stats.BadFrames.Add(1)
+		if c.state.Load() != stateConnected {
+			c.fail(fmt.Errorf("bad frame %q: %w", truncate(data), err))
+		}
+		return
+	}
+	switch p.EIO {
+	case eioOpen:
+		if c.state.CompareAndSwap(stateOpening, stateConnecting) {
+			var auth []byte
+			if c.d.Auth != nil {
+				auth = c.d.Auth(c.Index)
+			}
+			if err := c.conn.WriteString(connectPacket(c.d.nsp(), auth)); err != nil {
+				c.fail(fmt.Errorf("send CONNECT: %w", err))
+			}
+		}
+	case eioPing:
+		c.d.Stats.Pings.Add(1)
+		_ = c.conn.WriteString("3" + string(p.Data)) // "2" → "3", "2probe" → "3probe"
+	case eioClose:
+		_ = c.conn.WriteClose(1000, nil)
+	case eioMessage:
+		c.onSocketIO(p)
 	}
 }
 
@@ -570,61 +698,25 @@ func (c *Client) onPlain(data []byte) {
 	}
 }
 
+// gws.Event implementation (the gws path); all of these run on the connection's
+// reader goroutine.
+
+func (c *Client) OnOpen(*gws.Conn) { c.onOpen() }
+
 func (c *Client) OnPong(*gws.Conn, []byte) {}
 
 func (c *Client) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePong(payload) }
 
-func (c *Client) OnClose(_ *gws.Conn, err error) {
-	close(c.done) // gws calls OnClose once
-	prev := c.state.Swap(stateClosed)
-	if prev == stateConnected && !c.closing.Load() {
-		c.d.Stats.Disconnects.Add(1)
-	}
-	if err == nil {
-		err = errors.New("connection closed")
-	}
-	c.settle(fmt.Errorf("closed before CONNECT ack: %w", err))
-}
+func (c *Client) OnClose(_ *gws.Conn, err error) { c.onClose(err) } // gws calls it once
 
-func (c *Client) OnMessage(socket *gws.Conn, msg *gws.Message) {
+func (c *Client) OnMessage(_ *gws.Conn, msg *gws.Message) {
 	defer msg.Close()
-	if msg.Opcode != gws.OpcodeText {
-		return // binary attachments; not counted separately
-	}
-	if c.d.Plain {
-		c.onPlain(msg.Bytes())
-		return
-	}
-	p, err := ParsePacket(msg.Bytes())
-	if err != nil {
-		c.d.Stats.BadFrames.Add(1)
-		if c.state.Load() != stateConnected {
-			c.fail(socket, fmt.Errorf("bad frame %q: %w", truncate(msg.Bytes()), err))
-		}
-		return
-	}
-	switch p.EIO {
-	case eioOpen:
-		if c.state.CompareAndSwap(stateOpening, stateConnecting) {
-			var auth []byte
-			if c.d.Auth != nil {
-				auth = c.d.Auth(c.Index)
-			}
-			if err := socket.WriteString(connectPacket(c.d.nsp(), auth)); err != nil {
-				c.fail(socket, fmt.Errorf("send CONNECT: %w", err))
-			}
-		}
-	case eioPing:
-		c.d.Stats.Pings.Add(1)
-		_ = socket.WriteString("3" + string(p.Data)) // "2" → "3", "2probe" → "3probe"
-	case eioClose:
-		_ = socket.WriteClose(1000, nil)
-	case eioMessage:
-		c.onSocketIO(socket, p)
+	if msg.Opcode == gws.OpcodeText { // binary attachments are not counted separately
+		c.onText(msg.Bytes())
 	}
 }
 
-func (c *Client) onSocketIO(socket *gws.Conn, p Packet) {
+func (c *Client) onSocketIO(p Packet) {
 	if string(p.Nsp) != c.d.nsp() {
 		return
 	}
@@ -637,7 +729,7 @@ func (c *Client) onSocketIO(socket *gws.Conn, p Packet) {
 			SID string `json:"sid"`
 		}
 		if err := json.Unmarshal(p.Data, &ack); err != nil || ack.SID == "" {
-			c.fail(socket, fmt.Errorf("bad CONNECT ack %q", truncate(p.Data)))
+			c.fail(fmt.Errorf("bad CONNECT ack %q", truncate(p.Data)))
 			return
 		}
 		c.sid = ack.SID
@@ -645,9 +737,9 @@ func (c *Client) onSocketIO(socket *gws.Conn, p Packet) {
 		c.state.Store(stateConnected)
 		c.settle(nil)
 	case sioConnectError:
-		c.fail(socket, fmt.Errorf("CONNECT_ERROR %s", truncate(p.Data)))
+		c.fail(fmt.Errorf("CONNECT_ERROR %s", truncate(p.Data)))
 	case sioDisconnect:
-		_ = socket.WriteClose(1000, nil)
+		_ = c.conn.WriteClose(1000, nil)
 	case sioEvent, sioBinaryEvent:
 		c.d.Stats.Events.Add(1)
 		if c.d.OnEvent != nil {

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/socketio"
 )
 
 func selfPIDForTest() int { return os.Getpid() }
@@ -162,6 +167,70 @@ func FuzzParsePacket(f *testing.F) {
 		}
 		if p.EIO == eioMessage && (len(p.Nsp) == 0 || p.Nsp[0] != '/') {
 			t.Fatalf("namespace %q of %q", p.Nsp, frame)
+		}
+	})
+}
+
+// A client on each read path against Herald: Call gets its ack (also one larger
+// than a poller's read buffer), Close ends the connection without counting a
+// disconnect, and Wait returns.
+func TestClientCallEcho(t *testing.T) {
+	tg := startHerald(t, nil)
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		d := &Dialer{Namespace: "/bench", Epoll: epoll}
+		c, err := d.Dial(context.Background(), tg.WSURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := strings.Repeat("b", 100_000)
+		for _, arg := range []string{"hi", big} {
+			ack, err := c.Call(context.Background(), "echo", arg, 2)
+			if want := `["` + arg + `",2]`; err != nil || string(ack) != want {
+				t.Errorf("echo ack %.40q (%d bytes), %v; want %.40q", ack, len(ack), err, want)
+			}
+		}
+		if !c.Connected() || c.SID() == "" {
+			t.Errorf("connected %v, sid %q", c.Connected(), c.SID())
+		}
+		c.Close()
+		d.Wait()
+		if c.Connected() || d.Stats.Acks.Load() != 2 || d.Stats.Disconnects.Load() != 0 {
+			t.Errorf("after Close: connected %v, acks %d, disconnects %d", c.Connected(), d.Stats.Acks.Load(), d.Stats.Disconnects.Load())
+		}
+		if _, err := c.Call(context.Background(), "echo", 1); err == nil {
+			t.Error("Call after Close succeeded")
+		}
+	})
+}
+
+// The server closes the connection: the client counts a disconnect on either
+// read path.
+func TestClientServerCloses(t *testing.T) {
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		srv, err := socketio.New(socketio.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv)
+		defer ts.Close()
+		tg, err := ParseTarget(ts.URL, "/socket.io/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &Dialer{Epoll: epoll}
+		c, err := d.Dial(context.Background(), tg.WSURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = srv.Close()
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the client did not see the server close")
+		}
+		d.Wait()
+		if c.Connected() || d.Stats.Disconnects.Load() != 1 {
+			t.Errorf("connected %v, disconnects %d", c.Connected(), d.Stats.Disconnects.Load())
 		}
 	})
 }

@@ -29,6 +29,8 @@ type StormConfig struct {
 	// in the CONNECT auth payload), so the storm includes token checks and joins.
 	JWTSecret []byte
 	PIDs      []int // server processes whose CPU to sample over the storm
+	// Epoll reads the connections with the epoll client (Dialer.Epoll; Linux only).
+	Epoll bool
 	// Progress, when set, is called about 4 times a second on RunStorm's
 	// goroutine, and at the end of each phase.
 	Progress func(StormProgress)
@@ -107,6 +109,10 @@ type StormResult struct {
 	StormErrors  map[string]int
 	TimedOut     bool
 	ClientCPUSec float64 // this process over the storm window
+
+	// ClientReader is how this client read its connections: "epoll" or "gws"
+	// (Dialer.Epoll).
+	ClientReader string
 }
 
 // StormRate is connections back per second of storm time.
@@ -132,7 +138,8 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 	for _, t := range cfg.Targets {
 		res.Targets = append(res.Targets, t.Base)
 	}
-	d := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout}
+	d := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout, Epoll: cfg.Epoll}
+	res.ClientReader = clientReader(d)
 	if len(cfg.JWTSecret) > 0 {
 		ids := make([]string, cfg.Conns)
 		for i := range ids {

@@ -76,6 +76,7 @@ func WriteStormTable(w io.Writer, r *StormResult) error {
 // stormJSON is the machine-readable form of StormResult (durations in ms).
 type stormJSON struct {
 	Scenario       string         `json:"scenario"`
+	ClientReader   string         `json:"client_reader"`
 	Targets        []string       `json:"targets"`
 	Namespace      string         `json:"namespace"`
 	Conns          int            `json:"conns"`
@@ -114,7 +115,7 @@ func WriteStormJSON(w io.Writer, r *StormResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(stormJSON{
-		Scenario: "connect-storm", Targets: r.Targets, Namespace: r.Namespace, Conns: r.Conns, Parallel: r.Parallel,
+		Scenario: "connect-storm", ClientReader: r.ClientReader, Targets: r.Targets, Namespace: r.Namespace, Conns: r.Conns, Parallel: r.Parallel,
 		Authenticated: r.Authenticated, Connected: r.Connected, RampFailed: r.RampFailed,
 		ConnectTimeMS: ms(r.ConnectTime), ConnectRate: r.ConnectRate(), Handshake: latency(r.Handshake),
 		Dropped: r.Dropped, DropTimeMS: ms(r.DropTime), Back: r.Back, StormFailed: r.StormFailed, Retried: r.Retried,

@@ -45,7 +45,7 @@ type UsersConfig struct {
 	Timeout      time.Duration // overall cap
 	// HandshakeTimeout is per connection: dial → CONNECT ack.
 	HandshakeTimeout time.Duration
-	ReadBufferSize   int // per-connection read buffer; 4 KiB when zero
+	ReadBufferSize   int // per-connection read buffer (gws reader only); 4 KiB when zero
 	// JWTSecret signs the devices' HS256 tokens (the server's HERALD_JWT_SECRET).
 	JWTSecret []byte
 	// UserRoomPrefix is the server's prefix of a user's room; "user:" when empty.
@@ -54,6 +54,8 @@ type UsersConfig struct {
 	// the same targets.
 	Seed uint64
 	PIDs []int // server processes whose CPU to sample
+	// Epoll reads the connections with the epoll client (Dialer.Epoll; Linux only).
+	Epoll bool
 	// RedisAddr, when set, is the cluster's Redis: see FanoutConfig.RedisAddr.
 	RedisAddr     string
 	ReadyTimeout  time.Duration // 10 s when zero
@@ -158,6 +160,10 @@ type UsersResult struct {
 	PerTarget []TargetResult // by the target the devices connected to; nil with one target
 	Errors    map[string]int
 	TimedOut  bool
+
+	// ClientReader is how this client read its connections: "epoll" or "gws"
+	// (Dialer.Epoll).
+	ClientReader string
 }
 
 // DeliveriesPerSec is unique deliveries per second of delivery time.
@@ -368,7 +374,7 @@ func RunUsers(ctx context.Context, cfg UsersConfig) (*UsersResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	devDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout,
+	devDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout, Epoll: cfg.Epoll,
 		ReadBufferSize: cfg.ReadBufferSize, OnEvent: r.onEvent,
 		Auth: func(d int) []byte { return userAuth[r.plan.userOf(d)] }}
 	var pubAuth [][]byte
@@ -381,8 +387,9 @@ func RunUsers(ctx context.Context, cfg UsersConfig) (*UsersResult, error) {
 			return nil, err
 		}
 	}
-	pubDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout,
+	pubDialer := &Dialer{Namespace: cfg.Namespace, HandshakeTimeout: cfg.HandshakeTimeout, Epoll: cfg.Epoll,
 		Auth: func(j int) []byte { return pubAuth[j] }}
+	res.ClientReader = clientReader(devDialer, pubDialer)
 	devs := make([]*Client, len(r.devs))
 	var pubs []*Client
 	var pub publisher

@@ -68,6 +68,7 @@ func rate(n int, d time.Duration) float64 {
 // usersJSON is the machine-readable form of UsersResult (durations in ms).
 type usersJSON struct {
 	Scenario         string      `json:"scenario"`
+	ClientReader     string      `json:"client_reader"`
 	Targets          []string    `json:"targets"`
 	Namespace        string      `json:"namespace"`
 	Publish          string      `json:"publish"`
@@ -126,7 +127,7 @@ func WriteUsersJSON(w io.Writer, r *UsersResult) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(usersJSON{
 		APIAnswer: answer, APICounted: counted, APIIncomplete: incomplete,
-		Scenario: "users", Targets: r.Targets, Namespace: r.Namespace, Publish: r.Publish,
+		Scenario: "users", ClientReader: r.ClientReader, Targets: r.Targets, Namespace: r.Namespace, Publish: r.Publish,
 		Users: r.Users, DevicesPerUser: r.DevicesPerUser, Devices: r.Devices, Connected: r.Connected,
 		ConnectTimeMS: ms(r.ConnectTime), Handshake: latency(r.Handshake),
 		Publishers: r.Publishers, Rate: r.Rate, DurationMS: ms(r.Duration), PayloadBytes: r.PayloadBytes,

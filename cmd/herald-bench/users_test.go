@@ -69,139 +69,147 @@ func TestUsersPublishPaths(t *testing.T) {
 	redis := testredis.Start(t)
 	a := startNode(t, redis.Addr, false, nil)
 	b := startNode(t, redis.Addr, false, nil)
-	for _, path := range []string{PublishClient, PublishAPI, PublishEmitter, PublishAPI + "-wait"} {
-		t.Run(path, func(t *testing.T) {
-			var progress []FanoutProgress
-			pc := PublishConfig{Path: path, APIKey: testAPIKey}
-			if path == PublishAPI+"-wait" {
-				pc.Path, pc.APIWait = PublishAPI, true
-			}
-			res, err := RunUsers(context.Background(), UsersConfig{
-				Targets: []Target{a, b}, Users: 3, Devices: 2, Parallel: 4,
-				Publish: pc, Publishers: 2,
-				Rate: 100, Duration: 200 * time.Millisecond, PayloadBytes: 80,
-				Drain: 10 * time.Second, Timeout: time.Minute, JWTSecret: []byte(testSecret), Seed: 7,
-				RedisAddr: redis.Addr, Progress: func(p FanoutProgress) { progress = append(progress, p) },
-				ProgressEvery: 50 * time.Millisecond,
-			})
-			if err != nil {
-				t.Fatalf("RunUsers: %v (%+v)", err, res)
-			}
-			if res.Connected != 6 || res.Planned != 20 || res.Sent != 20 || res.SendErrors != 0 || res.Publish != pc.Path {
-				t.Fatalf("connected %d planned %d sent %d send errors %d path %q",
-					res.Connected, res.Planned, res.Sent, res.SendErrors, res.Publish)
-			}
-			// Each message goes to one user, who has 2 connected devices.
-			if res.Expected != 40 || res.Delivered != 40 || res.Lost != 0 || res.Duplicates != 0 ||
-				res.WrongUser != 0 || res.BadEvents != 0 || res.DevicesComplete != 6 || !res.Drained {
-				t.Fatalf("expected %d delivered %d lost %d dups %d wrong %d bad %d complete %d drained %v; errors %v",
-					res.Expected, res.Delivered, res.Lost, res.Duplicates, res.WrongUser, res.BadEvents,
-					res.DevicesComplete, res.Drained, res.Errors)
-			}
-			if len(res.PerTarget) != 2 || res.PerTarget[0].Joined != 3 || res.PerTarget[1].Joined != 3 ||
-				res.PerTarget[0].Delivered != 20 || res.PerTarget[1].Delivered != 20 {
-				t.Errorf("per target %+v", res.PerTarget)
-			}
-			if l := res.Latency; l.N != 40 || l.Min < 0 || l.P50 > l.P99 || l.P99 > l.Max {
-				t.Errorf("latency %+v", l)
-			}
-			if res.Redis == nil || res.Redis.Calls["publish"] < 20 {
-				t.Errorf("redis usage %+v", res.Redis)
-			}
-			if len(res.Errors) != 0 {
-				t.Errorf("errors %v", res.Errors)
-			}
-			switch {
-			case pc.Path != PublishAPI:
-				if res.API != nil {
-					t.Errorf("api stats on the %s path: %+v", path, res.API)
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		for _, path := range []string{PublishClient, PublishAPI, PublishEmitter, PublishAPI + "-wait"} {
+			t.Run(path, func(t *testing.T) {
+				var progress []FanoutProgress
+				pc := PublishConfig{Path: path, APIKey: testAPIKey}
+				if path == PublishAPI+"-wait" {
+					pc.Path, pc.APIWait = PublishAPI, true
 				}
-			case res.API == nil || res.API.Answer.N != 20 || res.API.Answer.P50 > res.API.Answer.Max || res.API.Incomplete != 0:
-				t.Errorf("api stats %+v", res.API)
-			case pc.APIWait && res.API.Counted != 40, !pc.APIWait && res.API.Counted != 0:
-				// Every answer counts the 2 devices of its user, on either node.
-				t.Errorf("the wait answers counted %d sockets, want 40 (wait %v)", res.API.Counted, pc.APIWait)
-			}
-			if last := progress[len(progress)-1]; last.Phase != "done" || last.Delivered != 40 || last.Expected != 40 || last.WrongUser != 0 {
-				t.Errorf("last progress %+v", last)
-			}
-		})
-	}
+				res, err := RunUsers(context.Background(), UsersConfig{
+					Epoll: epoll, Targets: []Target{a, b}, Users: 3, Devices: 2, Parallel: 4,
+					Publish: pc, Publishers: 2,
+					Rate: 100, Duration: 200 * time.Millisecond, PayloadBytes: 80,
+					Drain: 10 * time.Second, Timeout: time.Minute, JWTSecret: []byte(testSecret), Seed: 7,
+					RedisAddr: redis.Addr, Progress: func(p FanoutProgress) { progress = append(progress, p) },
+					ProgressEvery: 50 * time.Millisecond,
+				})
+				if err != nil {
+					t.Fatalf("RunUsers: %v (%+v)", err, res)
+				}
+				checkReader(t, res.ClientReader, epoll)
+				if res.Connected != 6 || res.Planned != 20 || res.Sent != 20 || res.SendErrors != 0 || res.Publish != pc.Path {
+					t.Fatalf("connected %d planned %d sent %d send errors %d path %q",
+						res.Connected, res.Planned, res.Sent, res.SendErrors, res.Publish)
+				}
+				// Each message goes to one user, who has 2 connected devices.
+				if res.Expected != 40 || res.Delivered != 40 || res.Lost != 0 || res.Duplicates != 0 ||
+					res.WrongUser != 0 || res.BadEvents != 0 || res.DevicesComplete != 6 || !res.Drained {
+					t.Fatalf("expected %d delivered %d lost %d dups %d wrong %d bad %d complete %d drained %v; errors %v",
+						res.Expected, res.Delivered, res.Lost, res.Duplicates, res.WrongUser, res.BadEvents,
+						res.DevicesComplete, res.Drained, res.Errors)
+				}
+				if len(res.PerTarget) != 2 || res.PerTarget[0].Joined != 3 || res.PerTarget[1].Joined != 3 ||
+					res.PerTarget[0].Delivered != 20 || res.PerTarget[1].Delivered != 20 {
+					t.Errorf("per target %+v", res.PerTarget)
+				}
+				if l := res.Latency; l.N != 40 || l.Min < 0 || l.P50 > l.P99 || l.P99 > l.Max {
+					t.Errorf("latency %+v", l)
+				}
+				if res.Redis == nil || res.Redis.Calls["publish"] < 20 {
+					t.Errorf("redis usage %+v", res.Redis)
+				}
+				if len(res.Errors) != 0 {
+					t.Errorf("errors %v", res.Errors)
+				}
+				switch {
+				case pc.Path != PublishAPI:
+					if res.API != nil {
+						t.Errorf("api stats on the %s path: %+v", path, res.API)
+					}
+				case res.API == nil || res.API.Answer.N != 20 || res.API.Answer.P50 > res.API.Answer.Max || res.API.Incomplete != 0:
+					t.Errorf("api stats %+v", res.API)
+				case pc.APIWait && res.API.Counted != 40, !pc.APIWait && res.API.Counted != 0:
+					// Every answer counts the 2 devices of its user, on either node.
+					t.Errorf("the wait answers counted %d sockets, want 40 (wait %v)", res.API.Counted, pc.APIWait)
+				}
+				if last := progress[len(progress)-1]; last.Phase != "done" || last.Delivered != 40 || last.Expected != 40 || last.WrongUser != 0 {
+					t.Errorf("last progress %+v", last)
+				}
+			})
+		}
+	})
 }
 
 // A single node without Redis; the command line, its table and its JSON.
 func TestUsersCommand(t *testing.T) {
 	tg := startNode(t, "", true, nil)
-	t.Setenv("HERALD_BENCH_JWT_SECRET", testSecret)
-	t.Setenv("HERALD_BENCH_API_KEY", testAPIKey)
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"users", "-url", tg.Base, "-users", "3", "-devices", "2",
-		"-rate", "100", "-duration", "200ms", "-publish", "api", "-json"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d, stderr %s", code, errb.String())
-	}
-	var got struct {
-		Scenario        string `json:"scenario"`
-		Publish         string `json:"publish"`
-		Connected       int    `json:"connected"`
-		Sent            int64  `json:"sent"`
-		Expected        int64  `json:"expected"`
-		Delivered       int64  `json:"delivered"`
-		WrongUser       int64  `json:"wrong_user"`
-		DevicesComplete int    `json:"devices_complete"`
-		Latency         struct {
-			N int `json:"n"`
-		} `json:"latency_ms"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatalf("bad JSON %v:\n%s", err, out.String())
-	}
-	if got.Scenario != "users" || got.Publish != "api" || got.Connected != 6 || got.Sent != 20 || got.Expected != 40 ||
-		got.Delivered != 40 || got.WrongUser != 0 || got.DevicesComplete != 6 || got.Latency.N != 40 {
-		t.Errorf("JSON result %+v", got)
-	}
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		t.Setenv("HERALD_BENCH_JWT_SECRET", testSecret)
+		t.Setenv("HERALD_BENCH_API_KEY", testAPIKey)
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"users", epollFlag(epoll), "-url", tg.Base, "-users", "3", "-devices", "2",
+			"-rate", "100", "-duration", "200ms", "-publish", "api", "-json"}, &out, &errb)
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %s", code, errb.String())
+		}
+		var got struct {
+			Scenario        string `json:"scenario"`
+			Reader          string `json:"client_reader"`
+			Publish         string `json:"publish"`
+			Connected       int    `json:"connected"`
+			Sent            int64  `json:"sent"`
+			Expected        int64  `json:"expected"`
+			Delivered       int64  `json:"delivered"`
+			WrongUser       int64  `json:"wrong_user"`
+			DevicesComplete int    `json:"devices_complete"`
+			Latency         struct {
+				N int `json:"n"`
+			} `json:"latency_ms"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("bad JSON %v:\n%s", err, out.String())
+		}
+		if got.Scenario != "users" || got.Reader != readPathName(epoll) || got.Publish != "api" || got.Connected != 6 || got.Sent != 20 || got.Expected != 40 ||
+			got.Delivered != 40 || got.WrongUser != 0 || got.DevicesComplete != 6 || got.Latency.N != 40 {
+			t.Errorf("JSON result %+v", got)
+		}
 
-	out.Reset()
-	errb.Reset()
-	code = run(context.Background(), []string{"users", "-url", tg.Base, "-users", "2", "-devices", "1",
-		"-rate", "50", "-duration", "100ms"}, &out, &errb)
-	if code != 0 || !strings.Contains(out.String(), "5/5 (100.000%)") || !strings.Contains(out.String(), "wrong user") {
-		t.Errorf("table: exit %d, stderr %s\n%s", code, errb.String(), out.String())
-	}
+		out.Reset()
+		errb.Reset()
+		code = run(context.Background(), []string{"users", epollFlag(epoll), "-url", tg.Base, "-users", "2", "-devices", "1",
+			"-rate", "50", "-duration", "100ms"}, &out, &errb)
+		if code != 0 || !strings.Contains(out.String(), "5/5 (100.000%)") || !strings.Contains(out.String(), "wrong user") {
+			t.Errorf("table: exit %d, stderr %s\n%s", code, errb.String(), out.String())
+		}
+	})
 }
 
 // A server that sends every message to the wrong user: the run reports each
 // delivery as wrong-user, fails, and counts the right devices' messages lost.
 func TestUsersDetectsWrongUser(t *testing.T) {
-	tg := startNode(t, "", false, func(n *herald.Node) {
-		nsp := n.IO().Of("/misroute")
-		nsp.On("broadcast", func(_ *socketio.Socket, ev *socketio.Event) {
-			room, _ := ev.String(0)
-			wrong := "user:u0"
-			if room == wrong {
-				wrong = "user:u1"
-			}
-			_ = nsp.To(wrong).Emit("bench", socketio.Args{Raw: ev.Raw[1:2]})
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		tg := startNode(t, "", false, func(n *herald.Node) {
+			nsp := n.IO().Of("/misroute")
+			nsp.On("broadcast", func(_ *socketio.Socket, ev *socketio.Event) {
+				room, _ := ev.String(0)
+				wrong := "user:u0"
+				if room == wrong {
+					wrong = "user:u1"
+				}
+				_ = nsp.To(wrong).Emit("bench", socketio.Args{Raw: ev.Raw[1:2]})
+			})
 		})
+		res, err := RunUsers(context.Background(), UsersConfig{
+			Epoll: epoll, Targets: []Target{tg}, Namespace: "/misroute", Users: 3, Devices: 2, Parallel: 6,
+			Rate: 100, Duration: 100 * time.Millisecond, Drain: 300 * time.Millisecond, Timeout: time.Minute,
+			JWTSecret: []byte(testSecret), Seed: 3,
+		})
+		if err == nil || !strings.Contains(err.Error(), "another user") {
+			t.Fatalf("RunUsers error %v, want a wrong-user failure", err)
+		}
+		// Every message reaches the 2 devices of a user it was not for.
+		if res.Sent != 10 || res.WrongUser != 20 || res.Delivered != 0 || res.Expected != 20 || res.Lost != 20 ||
+			res.Drained || res.DevicesComplete != 0 {
+			t.Fatalf("sent %d wrong %d delivered %d expected %d lost %d drained %v complete %d",
+				res.Sent, res.WrongUser, res.Delivered, res.Expected, res.Lost, res.Drained, res.DevicesComplete)
+		}
+		var table bytes.Buffer
+		if err := WriteUsersTable(&table, res); err != nil || !strings.Contains(table.String(), "MUST BE 0") {
+			t.Errorf("table (%v):\n%s", err, table.String())
+		}
 	})
-	res, err := RunUsers(context.Background(), UsersConfig{
-		Targets: []Target{tg}, Namespace: "/misroute", Users: 3, Devices: 2, Parallel: 6,
-		Rate: 100, Duration: 100 * time.Millisecond, Drain: 300 * time.Millisecond, Timeout: time.Minute,
-		JWTSecret: []byte(testSecret), Seed: 3,
-	})
-	if err == nil || !strings.Contains(err.Error(), "another user") {
-		t.Fatalf("RunUsers error %v, want a wrong-user failure", err)
-	}
-	// Every message reaches the 2 devices of a user it was not for.
-	if res.Sent != 10 || res.WrongUser != 20 || res.Delivered != 0 || res.Expected != 20 || res.Lost != 20 ||
-		res.Drained || res.DevicesComplete != 0 {
-		t.Fatalf("sent %d wrong %d delivered %d expected %d lost %d drained %v complete %d",
-			res.Sent, res.WrongUser, res.Delivered, res.Expected, res.Lost, res.Drained, res.DevicesComplete)
-	}
-	var table bytes.Buffer
-	if err := WriteUsersTable(&table, res); err != nil || !strings.Contains(table.String(), "MUST BE 0") {
-		t.Errorf("table (%v):\n%s", err, table.String())
-	}
 }
 
 // benchEvent is the arguments of a "bench" event for message seq.
@@ -291,39 +299,43 @@ func TestFanoutPublishPaths(t *testing.T) {
 	redis := testredis.Start(t)
 	a := startNode(t, redis.Addr, false, nil)
 	b := startNode(t, redis.Addr, false, nil)
-	for _, tc := range []struct{ path, room string }{
-		{PublishAPI, "fanout"}, {PublishEmitter, "fanout"}, {PublishAPI, ""}, {PublishEmitter, ""},
-	} {
-		t.Run(tc.path+"/"+tc.room, func(t *testing.T) {
-			res, err := RunFanout(context.Background(), FanoutConfig{
-				Targets: []Target{a, b}, Subscribers: 6, Parallel: 6, Room: tc.room, Publishers: 3,
-				Publish: PublishConfig{Path: tc.path, APIKey: testAPIKey}, RedisAddr: redis.Addr,
-				Rate: 100, Duration: 200 * time.Millisecond, Drain: 10 * time.Second, Timeout: time.Minute,
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		for _, tc := range []struct{ path, room string }{
+			{PublishAPI, "fanout"}, {PublishEmitter, "fanout"}, {PublishAPI, ""}, {PublishEmitter, ""},
+		} {
+			t.Run(tc.path+"/"+tc.room, func(t *testing.T) {
+				res, err := RunFanout(context.Background(), FanoutConfig{
+					Epoll: epoll, Targets: []Target{a, b}, Subscribers: 6, Parallel: 6, Room: tc.room, Publishers: 3,
+					Publish: PublishConfig{Path: tc.path, APIKey: testAPIKey}, RedisAddr: redis.Addr,
+					Rate: 100, Duration: 200 * time.Millisecond, Drain: 10 * time.Second, Timeout: time.Minute,
+				})
+				if err != nil {
+					t.Fatalf("RunFanout: %v", err)
+				}
+				if res.Sent != 20 || res.Expected != 120 || res.Delivered != 120 || res.Duplicates != 0 ||
+					res.BadEvents != 0 || !res.Drained || len(res.Errors) != 0 || res.Publish != tc.path {
+					t.Fatalf("sent %d delivered %d/%d dups %d bad %d drained %v errors %v path %q",
+						res.Sent, res.Delivered, res.Expected, res.Duplicates, res.BadEvents, res.Drained, res.Errors, res.Publish)
+				}
 			})
-			if err != nil {
-				t.Fatalf("RunFanout: %v", err)
-			}
-			if res.Sent != 20 || res.Expected != 120 || res.Delivered != 120 || res.Duplicates != 0 ||
-				res.BadEvents != 0 || !res.Drained || len(res.Errors) != 0 || res.Publish != tc.path {
-				t.Fatalf("sent %d delivered %d/%d dups %d bad %d drained %v errors %v path %q",
-					res.Sent, res.Delivered, res.Expected, res.Duplicates, res.BadEvents, res.Drained, res.Errors, res.Publish)
-			}
-		})
-	}
+		}
+	})
 }
 
 // A wrong API key stops publishing at the first message, with the API's answer.
 func TestFanoutAPIWrongKey(t *testing.T) {
 	tg := startNode(t, "", false, nil)
-	res, err := RunFanout(context.Background(), FanoutConfig{
-		Targets: []Target{tg}, Subscribers: 2, Parallel: 2, Room: "fanout",
-		Publish: PublishConfig{Path: PublishAPI, APIKey: "wrong"},
-		Rate:    100, Duration: 100 * time.Millisecond, Drain: time.Second, Timeout: time.Minute,
+	forReadPaths(t, func(t *testing.T, epoll bool) {
+		res, err := RunFanout(context.Background(), FanoutConfig{
+			Epoll: epoll, Targets: []Target{tg}, Subscribers: 2, Parallel: 2, Room: "fanout",
+			Publish: PublishConfig{Path: PublishAPI, APIKey: "wrong"},
+			Rate:    100, Duration: 100 * time.Millisecond, Drain: time.Second, Timeout: time.Minute,
+		})
+		if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+			t.Fatalf("RunFanout error %v, want HTTP 401", err)
+		}
+		if res.Sent != 0 || res.SendErrors != 1 || res.Delivered != 0 {
+			t.Errorf("sent %d send errors %d delivered %d", res.Sent, res.SendErrors, res.Delivered)
+		}
 	})
-	if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
-		t.Fatalf("RunFanout error %v, want HTTP 401", err)
-	}
-	if res.Sent != 0 || res.SendErrors != 1 || res.Delivered != 0 {
-		t.Errorf("sent %d send errors %d delivered %d", res.Sent, res.SendErrors, res.Delivered)
-	}
 }

@@ -1,5 +1,6 @@
 // Package wsframe parses the WebSocket frames a client sends to a server (RFC 6455
-// section 5).
+// section 5), or, with Parser.FromServer, the frames a server sends to a client; and
+// it builds the masked frames a client sends (AppendMaskedFrame).
 //
 // It is made for a reader without a goroutine per connection: a worker reads whatever
 // the socket holds into a scratch buffer and passes it to Parser.Feed. Complete frames
@@ -76,6 +77,13 @@ type Parser struct {
 	// MaxPayload is the largest message (after reassembling fragments) or control
 	// frame payload accepted, in bytes. 0 means no limit other than the size of int.
 	MaxPayload int
+
+	// FromServer makes the Parser read the frames a server sends to a client (the
+	// reading side of a client): they must not be masked, so a masked frame is a
+	// protocol error (close code 1002, RFC 6455 section 5.1), headers carry no mask
+	// key, and payloads are handed over as they are. When false (the zero value) it
+	// reads a client's frames, which must be masked. Set it before the first Feed.
+	FromServer bool
 
 	partial []byte      // the bytes of an incomplete frame, kept between Feeds
 	frag    []byte      // the payload of a fragmented message so far
@@ -216,8 +224,10 @@ func (p *Parser) header(b []byte) (hd header, err *CloseError) {
 	switch {
 	case b0&rsvBits != 0:
 		return hd, protocolError("reserved bits set")
-	case b1&maskBit == 0:
+	case b1&maskBit == 0 && !p.FromServer:
 		return hd, protocolError("unmasked frame")
+	case b1&maskBit != 0 && p.FromServer:
+		return hd, protocolError("masked frame from a server")
 	}
 	switch hd.op {
 	case OpClose, OpPing, OpPong:
@@ -238,16 +248,20 @@ func (p *Parser) header(b []byte) (hd header, err *CloseError) {
 	default:
 		return hd, protocolError("unknown opcode")
 	}
+	keyLen := 4 // the mask key; a server's frames have none
+	if p.FromServer {
+		keyLen = 0
+	}
 	var n uint64
 	switch n7 {
 	case length16:
-		hd.hlen = 2 + 2 + 4
+		hd.hlen = 2 + 2 + keyLen
 		if len(b) < hd.hlen {
 			return header{hlen: hd.hlen}, nil
 		}
 		n = uint64(binary.BigEndian.Uint16(b[2:]))
 	case length64:
-		hd.hlen = 2 + 8 + 4
+		hd.hlen = 2 + 8 + keyLen
 		if len(b) < hd.hlen {
 			return header{hlen: hd.hlen}, nil
 		}
@@ -256,13 +270,15 @@ func (p *Parser) header(b []byte) (hd header, err *CloseError) {
 			return hd, protocolError("invalid payload length")
 		}
 	default:
-		hd.hlen = 2 + 4
+		hd.hlen = 2 + keyLen
 		if len(b) < hd.hlen {
 			return header{hlen: hd.hlen}, nil
 		}
 		n = uint64(n7)
 	}
-	hd.key = binary.LittleEndian.Uint32(b[hd.hlen-4:])
+	if keyLen > 0 {
+		hd.key = binary.LittleEndian.Uint32(b[hd.hlen-4:])
+	}
 	// The message size: the payload plus the fragments before it. It must fit an int
 	// (with the header), and MaxPayload.
 	have := 0
@@ -279,9 +295,12 @@ func (p *Parser) header(b []byte) (hd header, err *CloseError) {
 	return hd, nil
 }
 
-// frame handles a complete frame with header hd and the (masked) payload.
+// frame handles a complete frame with header hd and the payload (masked unless
+// FromServer).
 func (p *Parser) frame(hd header, payload []byte, h func(Opcode, []byte) bool) (more bool, err *CloseError) {
-	unmask(payload, hd.key)
+	if !p.FromServer {
+		unmask(payload, hd.key)
+	}
 	if hd.op >= controlOpcodes {
 		if hd.op == OpClose && len(payload) == 1 {
 			return false, protocolError("close frame payload of 1 byte")
@@ -326,4 +345,29 @@ func unmask(b []byte, key uint32) {
 	for i := range b {
 		b[i] ^= byte(key >> (8 * (i & 3)))
 	}
+}
+
+// AppendMaskedFrame appends to dst one final (FIN) frame of opcode op carrying
+// payload, masked with key as a client must mask every frame it sends (RFC 6455
+// section 5.3; key should be fresh random bytes for each frame). It uses the shortest
+// length encoding. Control frames (OpClose, OpPing, OpPong) must not carry more than
+// 125 bytes; AppendMaskedFrame does not check.
+func AppendMaskedFrame[T ~string | ~[]byte](dst []byte, op Opcode, payload T, key [4]byte) []byte {
+	n := len(payload)
+	dst = append(dst, finBit|byte(op))
+	switch {
+	case n > 0xFFFF:
+		dst = append(dst, maskBit|length64)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	case n > maxControl:
+		dst = append(dst, maskBit|length16)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, maskBit|byte(n))
+	}
+	dst = append(dst, key[:]...)
+	start := len(dst)
+	dst = append(dst, payload...)
+	unmask(dst[start:], binary.LittleEndian.Uint32(key[:])) // masking and unmasking are the same XOR
+	return dst
 }

@@ -108,8 +108,14 @@ func (m msg) String() string {
 // messages delivered and the close code of the error (0 if none).
 func feed(t *testing.T, max int, in []byte, cuts ...int) ([]msg, uint16) {
 	t.Helper()
+	return feedParser(t, Parser{MaxPayload: max}, in, cuts...)
+}
+
+// feedParser is feed with a new Parser configured as cfg.
+func feedParser(t *testing.T, cfg Parser, in []byte, cuts ...int) ([]msg, uint16) {
+	t.Helper()
 	in = bytes.Clone(in)
-	p := &Parser{MaxPayload: max}
+	p := &cfg
 	var got []msg
 	h := func(op Opcode, payload []byte) bool {
 		got = append(got, msg{op, string(payload)})
@@ -223,40 +229,46 @@ func TestFeed(t *testing.T) {
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			check := func(how string, got []msg, code uint16) {
-				t.Helper()
-				if !slices.Equal(got, tt.want) || code != tt.code {
-					t.Fatalf("%s: got %v, code %d; want %v, code %d", how, got, code, tt.want, tt.code)
-				}
-			}
-			got, code := feed(t, tt.max, tt.in)
-			check("one Feed", got, code)
-
-			// Two Feeds, split at every byte boundary (at some, for long inputs).
-			var splits []int
-			if len(tt.in) <= 1024 {
-				for i := range len(tt.in) + 1 {
-					splits = append(splits, i)
-				}
-			} else {
-				for _, i := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15, len(tt.in) / 2, len(tt.in) - 1, len(tt.in)} {
-					splits = append(splits, i)
-				}
-			}
-			for _, i := range splits {
-				got, code := feed(t, tt.max, tt.in, i)
-				check(fmt.Sprintf("split at %d", i), got, code)
-			}
-
-			// One byte per Feed.
-			cuts := make([]int, len(tt.in))
-			for i := range cuts {
-				cuts[i] = i
-			}
-			got, code = feed(t, tt.max, tt.in, cuts...)
-			check("byte by byte", got, code)
+			checkFeed(t, Parser{MaxPayload: tt.max}, tt.in, tt.want, tt.code)
 		})
 	}
+}
+
+// checkFeed feeds in to new Parsers configured as cfg, whole, in two parts split at
+// every byte boundary (at some, for long inputs) and byte by byte, and checks that
+// each delivers want and ends with close code code (0: no error).
+func checkFeed(t *testing.T, cfg Parser, in []byte, want []msg, wantCode uint16) {
+	t.Helper()
+	check := func(how string, got []msg, code uint16) {
+		t.Helper()
+		if !slices.Equal(got, want) || code != wantCode {
+			t.Fatalf("%s: got %v, code %d; want %v, code %d", how, got, code, want, wantCode)
+		}
+	}
+	got, code := feedParser(t, cfg, in)
+	check("one Feed", got, code)
+
+	var splits []int
+	if len(in) <= 1024 {
+		for i := range len(in) + 1 {
+			splits = append(splits, i)
+		}
+	} else {
+		for _, i := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15, len(in) / 2, len(in) - 1, len(in)} {
+			splits = append(splits, i)
+		}
+	}
+	for _, i := range splits {
+		got, code := feedParser(t, cfg, in, i)
+		check(fmt.Sprintf("split at %d", i), got, code)
+	}
+
+	cuts := make([]int, len(in))
+	for i := range cuts {
+		cuts[i] = i
+	}
+	got, code = feedParser(t, cfg, in, cuts...)
+	check("byte by byte", got, code)
 }
 
 func TestHandlerStops(t *testing.T) {

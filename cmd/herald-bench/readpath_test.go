@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+	"strconv"
+	"testing"
+)
+
+// forReadPaths runs body as one subtest per client read path: "gws" (a reader
+// goroutine per connection) and "epoll" (Dialer.Epoll; skipped where there is no
+// epoll), so the scenario tests hold for both.
+func forReadPaths(t *testing.T, body func(t *testing.T, epoll bool)) {
+	t.Helper()
+	for _, epoll := range []bool{false, true} {
+		t.Run(readPathName(epoll), func(t *testing.T) {
+			if epoll && !epollSupported {
+				t.Skip("no epoll on this system")
+			}
+			body(t, epoll)
+		})
+	}
+}
+
+// readPathName is the ClientReader of a run with Epoll set to epoll.
+func readPathName(epoll bool) string {
+	if epoll {
+		return "epoll"
+	}
+	return "gws"
+}
+
+// epollFlag is the command-line flag that picks the read path.
+func epollFlag(epoll bool) string { return "-epoll-client=" + strconv.FormatBool(epoll) }
+
+// checkReader fails t unless a run reported the read path it was given.
+func checkReader(t *testing.T, got string, epoll bool) {
+	t.Helper()
+	if want := readPathName(epoll); got != want {
+		t.Errorf("client reader %q, want %q", got, want)
+	}
+}
+
+// -epoll-client is on by default where epoll is (every Dialer-backed command takes
+// it: their JSON tests pass it both ways).
+func TestEpollClientFlagDefault(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	epoll := addEpollFlag(fs)
+	if err := fs.Parse(nil); err != nil || *epoll != epollSupported {
+		t.Fatalf("-epoll-client defaults to %v (%v), want %v", *epoll, err, epollSupported)
+	}
+	if err := fs.Parse([]string{"-epoll-client=false"}); err != nil || *epoll {
+		t.Fatalf("-epoll-client=false gives %v (%v)", *epoll, err)
+	}
+}
