@@ -426,11 +426,15 @@ func parseTargets(urls []string, path string) ([]Target, error) {
 	return out, nil
 }
 
-// addEpollFlag adds -epoll-client, the client's read path (Dialer.Epoll), on by
-// default where there is epoll: it leaves more of the shared CPU to the servers.
+// addEpollFlag adds -epoll-client, the client's read path (Dialer.Epoll), off by
+// default. The epoll reader costs less per connection and per message at low rates,
+// but on a saturated machine its GOMAXPROCS pollers get a smaller share of the CPU
+// than gws's reader goroutines: at 5 000 msg/s × 1 000 subscribers over 2 nodes the
+// servers dropped 440–950 subscribers as slow consumers with it and none with gws
+// (BENCHMARKS.md), so it would measure the client rather than the server there.
 func addEpollFlag(fs *flag.FlagSet) *bool {
-	return fs.Bool("epoll-client", epollSupported, "read the connections with epoll: GOMAXPROCS pollers instead of a goroutine "+
-		"and a read buffer per connection (Linux only); false reads them with gws, a goroutine each")
+	return fs.Bool("epoll-client", false, "read the connections with epoll: GOMAXPROCS pollers instead of a goroutine "+
+		"and a read buffer per connection (Linux only; less client CPU at low rates, but it falls behind a saturated machine)")
 }
 
 // publishFlags are the publish-path flags of fanout and users.
