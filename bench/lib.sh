@@ -220,7 +220,7 @@ start_cluster() {
     case $1 in
     herald)
       NAME=herald${HERALD_WRITE_DELAY:+ (write delay $HERALD_WRITE_DELAY)}
-      [[ ${HERALD_EPOLL_READS:-} == true ]] && NAME+=" (epoll reads)"
+      [[ ${HERALD_EPOLL_READS:-} == false ]] && NAME+=" (goroutine reads)"
       start_herald "$port" "$redis" "${DEBUG_PORT_BASE:+127.0.0.1:$((DEBUG_PORT_BASE + i - 1))}" || return 1
       ;;
     node)

@@ -5,6 +5,7 @@ package engineio
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -26,7 +27,9 @@ type poller struct {
 
 	mu       sync.Mutex // guards the fields below
 	epfd     int        // -1 until the first connection
-	wake     [2]int     // a pipe in the epoll set: writing to it ends the loop
+	ep       *os.File   // epfd, waited for in the runtime's netpoller (see wait)
+	eprc     syscall.RawConn
+	wake     [2]int // a pipe in the epoll set: writing to it ends the loop
 	conns    map[uint64]*pollConn
 	lastID   uint64
 	stopping bool // Shutdown began: end the loop once conns is empty
@@ -166,22 +169,35 @@ func (pc *pollConn) event() *syscall.EpollEvent {
 // the caller's request holds a count in srv.wg, so the Add here cannot race Wait.
 func (p *poller) startLocked() bool {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err == nil {
+		// Non-blocking, so that os.NewFile registers it with the runtime's netpoller.
+		err = syscall.SetNonblock(epfd, true)
+		if err != nil {
+			_ = syscall.Close(epfd)
+		}
+	}
 	if err != nil {
 		p.srv.log.Error("engineio: epoll unavailable, reading with a goroutine per connection", slog.String("err", err.Error()))
 		return false
 	}
+	ep := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		_ = ep.Close()
+		return false
+	}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		_ = syscall.Close(epfd)
+		_ = ep.Close()
 		return false
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeID}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
-		_ = syscall.Close(epfd)
+		_ = ep.Close()
 		_ = syscall.Close(p.wake[0])
 		_ = syscall.Close(p.wake[1])
 		return false
 	}
-	p.epfd = epfd
+	p.epfd, p.ep, p.eprc = epfd, ep, rc
 	p.srv.wg.Add(1)
 	go p.run()
 	return true
@@ -218,11 +234,8 @@ func (p *poller) run() {
 	defer p.srv.wg.Done()
 	events := make([]syscall.EpollEvent, 256)
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		n, err := p.wait(events)
 		if err != nil {
-			if err == syscall.EINTR {
-				continue
-			}
 			p.srv.log.Error("engineio: epoll_wait failed; WebSocket reads stop", slog.String("err", err.Error()))
 			return
 		}
@@ -231,7 +244,7 @@ func (p *poller) run() {
 			p.mu.Lock()
 			if id == wakeID {
 				p.stopped = true
-				_ = syscall.Close(p.epfd)
+				_ = p.ep.Close()
 				_ = syscall.Close(p.wake[0])
 				_ = syscall.Close(p.wake[1])
 				p.mu.Unlock()
@@ -247,6 +260,29 @@ func (p *poller) run() {
 			}
 		}
 	}
+}
+
+// wait returns the next events. It parks in the runtime's netpoller until the epoll
+// instance is readable and then takes them with a non-blocking epoll_wait: a
+// goroutine blocked in epoll_wait would hold a thread in a system call, which the
+// runtime's monitor then checks every 20 µs (the load client measured twice the
+// context switches that way).
+func (p *poller) wait(events []syscall.EpollEvent) (int, error) {
+	var n int
+	var werr error
+	err := p.eprc.Read(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		return n > 0 || werr != nil // none yet: park until the instance is readable
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
 }
 
 // serve reads what the socket has, hands complete messages to the session, and

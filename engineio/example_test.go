@@ -82,3 +82,19 @@ func do(resp *http.Response, err error) string {
 	}
 	return string(b)
 }
+
+// A session keeps the headers of the request that opened it, except those of the
+// HTTP exchange and the WebSocket upgrade; HeaderValue reads one without building a
+// map, Header builds the whole http.Header.
+func ExampleHandshake_HeaderValue() {
+	r := httptest.NewRequest(http.MethodGet, "/socket.io/?EIO=4&transport=websocket", nil)
+	r.Header.Set("Cookie", "sid=abc")
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	hs := engineio.NewHandshake(r)
+	fmt.Printf("cookie %q, upgrade %q\n", hs.HeaderValue("cookie"), hs.HeaderValue("Upgrade"))
+	fmt.Println(hs.Header())
+	// Output:
+	// cookie "sid=abc", upgrade ""
+	// map[Cookie:[sid=abc]]
+}

@@ -35,7 +35,7 @@ type settings struct {
 	CORSOrigins       []string      `env:"HERALD_CORS_ORIGINS" envSeparator:"," help:"origins allowed for cross-origin polling, comma-separated; * for any"`
 	Transports        []string      `env:"HERALD_TRANSPORTS" envDefault:"websocket,polling" envSeparator:"," help:"enabled transports"`
 	WriteQueue        int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
-	EpollReads        bool          `env:"HERALD_EPOLL_READS" envDefault:"false" help:"read WebSockets from one epoll loop instead of a goroutine per connection (Linux; idle connections cost less memory)"`
+	EpollReads        bool          `env:"HERALD_EPOLL_READS" envDefault:"true" help:"read WebSockets from one epoll loop instead of a goroutine per connection (Linux; an idle connection costs ~3.5 KB instead of ~9.6); false: a gws read loop per connection"`
 	WriteWorkers      int           `env:"HERALD_WRITE_WORKERS" envDefault:"0" help:"goroutines that write WebSocket backlogs, shared by all connections; 0: GOMAXPROCS"`
 	WriteDelay        time.Duration `env:"HERALD_WRITE_DELAY" envDefault:"0s" help:"least time between two writes to one WebSocket; messages queued meanwhile go out in one write (less CPU at high rates, up to this much more latency)"`
 	ShutdownGrace     time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
