@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -129,6 +130,9 @@ func TestWaitNamesSilentNode(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// kill(2) returns before every thread has stopped; under load node 2 could still
+	// answer the next emit (seen once in CI). Wait until the kernel shows them all stopped.
+	testclient.WaitFor(t, func() bool { return allThreadsStopped(cmd.Process.Pid) })
 	start := time.Now()
 	st, out, _ = call(t, "POST", base+"emit", key, `{"event":"two","to":{"users":["A"]},"wait":true,"timeout":300}`)
 	if st != http.StatusOK || out["sockets"] != 1.0 || out["answered"] != 1.0 || out["expected"] != 2.0 || out["complete"] != false ||
@@ -197,4 +201,25 @@ func TestBusDown(t *testing.T) {
 		c.conn.Expect(t, `42["`+ev+`"]`)
 	}
 	c.conn.Expect(t, `42["after"]`) // no refused emit reached the socket
+}
+
+// allThreadsStopped reports whether every thread of process pid is in state T
+// (stopped by a signal), per /proc/PID/task/TID/stat.
+func allThreadsStopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// "TID (comm) S ...": the state follows the last ')' (comm may hold spaces).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
