@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -185,12 +184,6 @@ func TestFanoutJoinRefused(t *testing.T) {
 func TestFanoutCommandJSON(t *testing.T) {
 	tg := startHerald(t, nil)
 	forReadPaths(t, func(t *testing.T, epoll bool) {
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"fanout", epollFlag(epoll), "-url", tg.Base, "-c", "3", "-rate", "100",
-			"-duration", "100ms", "-payload", "200", "-pids", "", "-json"}, &out, &errb)
-		if code != 0 {
-			t.Fatalf("exit %d, stderr %s", code, errb.String())
-		}
 		var got struct {
 			Scenario     string  `json:"scenario"`
 			Reader       string  `json:"client_reader"`
@@ -205,9 +198,8 @@ func TestFanoutCommandJSON(t *testing.T) {
 			} `json:"latency_ms"`
 			ServerCPU []any `json:"server_cpu"`
 		}
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-			t.Fatalf("bad JSON %v:\n%s", err, out.String())
-		}
+		runJSON(t, []string{"fanout", epollFlag(epoll), "-url", tg.Base, "-c", "3", "-rate", "100",
+			"-duration", "100ms", "-payload", "200", "-pids", ""}, &got)
 		if got.Scenario != "fanout" || got.Reader != readPathName(epoll) || got.Joined != 3 || got.Expected != 30 || got.Delivered != 30 ||
 			got.PayloadBytes != 200 || got.Rate != 100 || got.Latency.N != 30 || got.Latency.P99 <= 0 || got.ServerCPU == nil {
 			t.Errorf("JSON result %+v", got)

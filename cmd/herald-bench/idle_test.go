@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -231,13 +230,6 @@ func TestIdleOverallTimeout(t *testing.T) {
 func TestIdleCommandJSON(t *testing.T) {
 	forReadPaths(t, func(t *testing.T, epoll bool) {
 		s := newStubServer(t)
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"idle", epollFlag(epoll), "-url", s.srv.URL, "-c", "10", "-parallel", "4",
-			"-hold", "0", "-settle", "0", "-json"}, &out, &errb)
-		s.stop()
-		if code != 0 {
-			t.Fatalf("exit %d, stderr %s", code, errb.String())
-		}
 		var got struct {
 			Scenario  string          `json:"scenario"`
 			Reader    string          `json:"client_reader"`
@@ -247,9 +239,9 @@ func TestIdleCommandJSON(t *testing.T) {
 			Handshake struct{ N int } `json:"handshake_ms"`
 			ServerRSS []any           `json:"server_rss"`
 		}
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-			t.Fatalf("bad JSON %v:\n%s", err, out.String())
-		}
+		runJSON(t, []string{"idle", epollFlag(epoll), "-url", s.srv.URL, "-c", "10", "-parallel", "4",
+			"-hold", "0", "-settle", "0"}, &got)
+		s.stop()
 		if got.Scenario != "idle" || got.Reader != readPathName(epoll) || got.Connected != 10 || got.Failures != 0 || got.Events != 10 || got.Handshake.N != 10 || got.ServerRSS == nil {
 			t.Errorf("JSON result %+v", got)
 		}

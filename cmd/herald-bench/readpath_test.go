@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"flag"
 	"strconv"
 	"testing"
@@ -50,5 +53,18 @@ func TestEpollClientFlagDefault(t *testing.T) {
 	}
 	if err := fs.Parse([]string{"-epoll-client=false"}); err != nil || *epoll {
 		t.Fatalf("-epoll-client=false gives %v (%v)", *epoll, err)
+	}
+}
+
+// runJSON runs herald-bench with args and -json, and decodes what it printed into v.
+// A non-zero exit or output that is not JSON fails the test.
+func runJSON(t *testing.T, args []string, v any) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), append(args, "-json"), &out, &errb); code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, errb.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), v); err != nil {
+		t.Fatalf("bad JSON %v:\n%s", err, out.String())
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -122,11 +121,6 @@ func TestStormRetries(t *testing.T) {
 func TestStormCommandJSON(t *testing.T) {
 	tg := startHerald(t, nil)
 	forReadPaths(t, func(t *testing.T, epoll bool) {
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"connect-storm", epollFlag(epoll), "-url", tg.Base, "-c", "20", "-parallel", "5", "-json"}, &out, &errb)
-		if code != 0 {
-			t.Fatalf("exit %d, stderr %s", code, errb.String())
-		}
 		var got struct {
 			Scenario       string          `json:"scenario"`
 			Reader         string          `json:"client_reader"`
@@ -137,9 +131,7 @@ func TestStormCommandJSON(t *testing.T) {
 			StormHandshake struct{ N int } `json:"storm_handshake_ms"`
 			ServerCPU      []any           `json:"server_cpu"`
 		}
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-			t.Fatalf("bad JSON %v:\n%s", err, out.String())
-		}
+		runJSON(t, []string{"connect-storm", epollFlag(epoll), "-url", tg.Base, "-c", "20", "-parallel", "5"}, &got)
 		if got.Scenario != "connect-storm" || got.Reader != readPathName(epoll) || got.Connected != 20 || got.Back != 20 || got.StormFailed != 0 ||
 			got.Handshake.N != 20 || got.StormHandshake.N != 20 || got.ServerCPU == nil {
 			t.Errorf("JSON result %+v", got)

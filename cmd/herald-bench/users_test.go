@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -138,12 +137,6 @@ func TestUsersCommand(t *testing.T) {
 	forReadPaths(t, func(t *testing.T, epoll bool) {
 		t.Setenv("HERALD_BENCH_JWT_SECRET", testSecret)
 		t.Setenv("HERALD_BENCH_API_KEY", testAPIKey)
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"users", epollFlag(epoll), "-url", tg.Base, "-users", "3", "-devices", "2",
-			"-rate", "100", "-duration", "200ms", "-publish", "api", "-json"}, &out, &errb)
-		if code != 0 {
-			t.Fatalf("exit %d, stderr %s", code, errb.String())
-		}
 		var got struct {
 			Scenario        string `json:"scenario"`
 			Reader          string `json:"client_reader"`
@@ -158,17 +151,15 @@ func TestUsersCommand(t *testing.T) {
 				N int `json:"n"`
 			} `json:"latency_ms"`
 		}
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-			t.Fatalf("bad JSON %v:\n%s", err, out.String())
-		}
+		runJSON(t, []string{"users", epollFlag(epoll), "-url", tg.Base, "-users", "3", "-devices", "2",
+			"-rate", "100", "-duration", "200ms", "-publish", "api"}, &got)
 		if got.Scenario != "users" || got.Reader != readPathName(epoll) || got.Publish != "api" || got.Connected != 6 || got.Sent != 20 || got.Expected != 40 ||
 			got.Delivered != 40 || got.WrongUser != 0 || got.DevicesComplete != 6 || got.Latency.N != 40 {
 			t.Errorf("JSON result %+v", got)
 		}
 
-		out.Reset()
-		errb.Reset()
-		code = run(context.Background(), []string{"users", epollFlag(epoll), "-url", tg.Base, "-users", "2", "-devices", "1",
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"users", epollFlag(epoll), "-url", tg.Base, "-users", "2", "-devices", "1",
 			"-rate", "50", "-duration", "100ms"}, &out, &errb)
 		if code != 0 || !strings.Contains(out.String(), "5/5 (100.000%)") || !strings.Contains(out.String(), "wrong user") {
 			t.Errorf("table: exit %d, stderr %s\n%s", code, errb.String(), out.String())
