@@ -5,11 +5,11 @@ package engineio
 import (
 	"errors"
 	"log/slog"
-	"os"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/internal/epoll"
 	"github.com/heraldhq/herald/internal/wsframe"
 )
 
@@ -25,11 +25,10 @@ const epollSupported = true
 type poller struct {
 	srv *Server
 
-	mu       sync.Mutex // guards the fields below
-	epfd     int        // -1 until the first connection
-	ep       *os.File   // epfd, waited for in the runtime's netpoller (see wait)
-	eprc     syscall.RawConn
-	wake     [2]int // a pipe in the epoll set: writing to it ends the loop
+	mu       sync.Mutex      // guards the fields below
+	epfd     int             // -1 until the first connection
+	ep       *epoll.Instance // epfd, waited for in the runtime's netpoller
+	wake     [2]int          // a pipe in the epoll set: writing to it ends the loop
 	conns    map[uint64]*pollConn
 	lastID   uint64
 	stopping bool // Shutdown began: end the loop once conns is empty
@@ -168,24 +167,12 @@ func (pc *pollConn) event() *syscall.EpollEvent {
 // startLocked creates the epoll instance and starts the loop. p.mu must be held;
 // the caller's request holds a count in srv.wg, so the Add here cannot race Wait.
 func (p *poller) startLocked() bool {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-	if err == nil {
-		// Non-blocking, so that os.NewFile registers it with the runtime's netpoller.
-		err = syscall.SetNonblock(epfd, true)
-		if err != nil {
-			_ = syscall.Close(epfd)
-		}
-	}
+	ep, err := epoll.New()
 	if err != nil {
 		p.srv.log.Error("engineio: epoll unavailable, reading with a goroutine per connection", slog.String("err", err.Error()))
 		return false
 	}
-	ep := os.NewFile(uintptr(epfd), "epoll")
-	rc, err := ep.SyscallConn()
-	if err != nil {
-		_ = ep.Close()
-		return false
-	}
+	epfd := ep.FD
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		_ = ep.Close()
 		return false
@@ -197,7 +184,7 @@ func (p *poller) startLocked() bool {
 		_ = syscall.Close(p.wake[1])
 		return false
 	}
-	p.epfd, p.ep, p.eprc = epfd, ep, rc
+	p.epfd, p.ep = epfd, ep
 	p.srv.wg.Add(1)
 	go p.run()
 	return true
@@ -234,7 +221,7 @@ func (p *poller) run() {
 	defer p.srv.wg.Done()
 	events := make([]syscall.EpollEvent, 256)
 	for {
-		n, err := p.wait(events)
+		n, err := p.ep.Wait(events)
 		if err != nil {
 			p.srv.log.Error("engineio: epoll_wait failed; WebSocket reads stop", slog.String("err", err.Error()))
 			return
@@ -260,29 +247,6 @@ func (p *poller) run() {
 			}
 		}
 	}
-}
-
-// wait returns the next events. It parks in the runtime's netpoller until the epoll
-// instance is readable and then takes them with a non-blocking epoll_wait: a
-// goroutine blocked in epoll_wait would hold a thread in a system call, which the
-// runtime's monitor then checks every 20 µs (the load client measured twice the
-// context switches that way).
-func (p *poller) wait(events []syscall.EpollEvent) (int, error) {
-	var n int
-	var werr error
-	err := p.eprc.Read(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		return n > 0 || werr != nil // none yet: park until the instance is readable
-	})
-	if err == nil {
-		err = werr
-	}
-	return n, err
 }
 
 // serve reads what the socket has, hands complete messages to the session, and

@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/internal/epoll"
 	"github.com/heraldhq/herald/internal/wsframe"
 )
 
@@ -77,20 +78,13 @@ type epollGroup struct {
 	responses sync.Pool // *bufio.Reader: for the HTTP upgrade responses
 }
 
-// poller reads the connections registered with its epoll instance.
-//
-// It waits for that instance through the Go runtime's netpoller, not in a blocking
-// epoll_wait: the epoll descriptor is itself pollable, so the poller goroutine parks
-// like any other until a socket of its set is ready, then takes the events with a
-// non-blocking epoll_wait. A goroutine sitting in a blocking system call costs more:
-// the runtime hands its P over, and sysmon, which has to watch for that, keeps
-// waking every 20 µs (in a fanout run on 2 cores, blocking in epoll_wait took twice
-// the context switches of waiting this way).
+// poller reads the connections registered with its epoll instance, which it waits
+// for through the runtime's netpoller (internal/epoll: blocking in epoll_wait took
+// twice the context switches in a fanout run on 2 cores).
 type poller struct {
 	d    *Dialer
-	ep   *os.File        // the epoll instance, in the runtime's netpoller
-	rc   syscall.RawConn // ep's, to wait for it
-	epfd int             // ep's descriptor
+	ep   *epoll.Instance // waited for in the runtime's netpoller
+	epfd int             // ep.FD
 	wake [2]int          // a pipe in the epoll set: written once when the poller must stop
 
 	mu    sync.Mutex           // guards conns and stop
@@ -172,20 +166,12 @@ func (d *Dialer) startPollers() ([]*poller, error) {
 }
 
 func newPoller(d *Dialer) (*poller, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
-	}
-	// Non-blocking, so that os.NewFile puts it in the runtime's netpoller.
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		_ = syscall.Close(epfd)
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	p := &poller{d: d, ep: os.NewFile(uintptr(epfd), "epoll"), epfd: epfd, conns: make(map[int32]*epollConn)}
-	if p.rc, err = p.ep.SyscallConn(); err != nil {
-		_ = p.ep.Close()
 		return nil, err
 	}
+	epfd := ep.FD
+	p := &poller{d: d, ep: ep, epfd: epfd, conns: make(map[int32]*epollConn)}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		_ = p.ep.Close()
 		return nil, os.NewSyscallError("pipe2", err)
@@ -234,7 +220,7 @@ func (p *poller) run() {
 	ready := make([]*epollConn, pollBatch)
 	buf := make([]byte, pollReadBuffer)
 	for {
-		n, err := p.wait(events)
+		n, err := p.ep.Wait(events)
 		if err != nil {
 			// Only a bug makes this fail (a closed instance, EFAULT, EINVAL); carrying on
 			// would leave every connection of this poller unread, and the run hanging.
@@ -259,29 +245,6 @@ func (p *poller) run() {
 			}
 		}
 	}
-}
-
-// wait returns the next batch of events, parking in the runtime's netpoller while
-// there are none.
-func (p *poller) wait(events []syscall.EpollEvent) (int, error) {
-	var n int
-	var werr error
-	err := p.rc.Read(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		// Done with events or an error. With none, the runtime parks the goroutine
-		// until the instance is readable (an edge since this call is not missed: the
-		// runtime keeps it), then calls again.
-		return n > 0 || werr != nil
-	})
-	if err == nil {
-		err = werr
-	}
-	return n, err
 }
 
 // serve reads a ready socket and handles what came. A read that fills the buffer
