@@ -10,8 +10,9 @@ type Adapter interface {
 	Publish(b *Broadcast)
 	// RoomCreated and RoomDeleted report that a room got its first local member or lost
 	// its last one; a socket's own id counts as a room. An adapter uses them to
-	// subscribe only to the rooms this node holds. They run with socketio locks held:
-	// they must not block or call into the Server.
+	// subscribe only to the rooms this node holds. They run with socketio locks held
+	// (a room's calls under that room's lock, so they arrive in the order the room
+	// was created and deleted): they must not block or call into the Server.
 	RoomCreated(nsp, room string)
 	RoomDeleted(nsp, room string)
 }

@@ -71,36 +71,40 @@ func (h *hub) socket(id string) *Socket {
 	return s
 }
 
-// join adds s to room and reports whether the room was created (its first member).
-func (h *hub) join(room string, s *Socket) bool {
-	sh := &h.rooms[shardOf(room)]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	members := sh.m[room]
-	created := members == nil
-	if created {
-		members = make(map[*Socket]struct{}, 1)
-		sh.m[room] = members
-	}
-	members[s] = struct{}{}
-	return created
-}
-
-// leave removes s from room and reports whether the room was deleted (its last member).
-func (h *hub) leave(room string, s *Socket) bool {
+// join adds s to room; when the room is created (its first member) it tells n's
+// adapter so before the room's lock is released. Under that lock the adapter hears of
+// a room's creations and deletions in the order they happen: a socket joining while
+// the room's last member leaves elsewhere cannot have its RoomCreated overtaken by
+// that RoomDeleted, which would leave the node holding a member of a room it no longer
+// subscribes to (seen in herald-bench's users test under load).
+func (h *hub) join(room string, s *Socket, n *Namespace) {
 	sh := &h.rooms[shardOf(room)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	members := sh.m[room]
 	if members == nil {
-		return false
+		members = make(map[*Socket]struct{}, 1)
+		sh.m[room] = members
+		n.roomCreated(room)
+	}
+	members[s] = struct{}{}
+}
+
+// leave removes s from room; when the room is deleted (its last member) it tells n's
+// adapter so under the room's lock (see join).
+func (h *hub) leave(room string, s *Socket, n *Namespace) {
+	sh := &h.rooms[shardOf(room)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	members := sh.m[room]
+	if members == nil {
+		return
 	}
 	delete(members, s)
 	if len(members) == 0 {
 		delete(sh.m, room)
-		return true
+		n.roomDeleted(room)
 	}
-	return false
 }
 
 // forRoom calls fn for every member of room. A socket is always a member of the room

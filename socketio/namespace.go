@@ -132,9 +132,7 @@ func (n *Namespace) register(s *Socket) {
 	n.hub.addSocket(s)
 	n.roomCreated(s.id)
 	for _, r := range s.rooms { // joined by a middleware
-		if n.hub.join(r, s) {
-			n.roomCreated(r)
-		}
+		n.hub.join(r, s, n)
 	}
 	s.mu.Unlock()
 }

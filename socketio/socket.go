@@ -238,8 +238,8 @@ func (s *Socket) Join(rooms ...string) {
 			continue
 		}
 		s.rooms = append(s.rooms, r)
-		if s.connected && s.nsp.hub.join(r, s) {
-			s.nsp.roomCreated(r)
+		if s.connected {
+			s.nsp.hub.join(r, s, s.nsp)
 		}
 	}
 }
@@ -253,8 +253,8 @@ func (s *Socket) Leave(room string) {
 		return
 	}
 	s.rooms = slices.Delete(s.rooms, i, i+1)
-	if s.connected && s.nsp.hub.leave(room, s) {
-		s.nsp.roomDeleted(room)
+	if s.connected {
+		s.nsp.hub.leave(room, s, s.nsp)
 	}
 }
 
@@ -333,9 +333,7 @@ func (s *Socket) HandleClose(reason string) {
 	}
 	s.connected, s.closed = false, true
 	for _, r := range s.rooms {
-		if s.nsp.hub.leave(r, s) {
-			s.nsp.roomDeleted(r)
-		}
+		s.nsp.hub.leave(r, s, s.nsp)
 	}
 	s.rooms = nil
 	acks, handlers := s.acks, s.onDisconnect
