@@ -11,7 +11,8 @@ import (
 // a slot through fields of its own, so scheduling allocates nothing and an idle
 // session carries three words instead of a timer (~140 bytes).
 //
-// Timeouts fire up to one tick late, never early. The tick is a small fraction of the
+// Timeouts fire up to two ticks late (rounding up, then the ticker's phase), never
+// early. The tick is a small fraction of the
 // shortest heartbeat period (at most 250 ms): a client allows pingInterval +
 // pingTimeout before it gives up on the server, so the lateness is far inside its
 // slack.
@@ -62,8 +63,8 @@ func newWheel(shortest, longest time.Duration, wg *sync.WaitGroup, fire func(*Se
 		slots: make([]*Session, n), mask: n - 1, wake: make(chan struct{}, 1)}
 }
 
-// schedule (re)arms s to fire after at least d and returns the due tick. The caller
-// holds s.mu. After stop it only cancels.
+// schedule (re)arms s to fire after at least d. The caller holds s.mu. After stop it
+// only cancels.
 func (w *wheel) schedule(s *Session, d time.Duration) {
 	// Round up, plus one: the current tick is already partly gone.
 	due := int64((time.Since(w.start)+d)/w.tick) + 1
