@@ -530,16 +530,10 @@ func TestSlowConsumer(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	h := newEchoHandler()
-	srv, err := New(testConfig(Config{}), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	c := testclient.Dial(t, wsURL(ts.URL)+"/?EIO=4&transport=websocket", testclient.Options{})
+	srv, h, base := startServer(t, Config{})
+	c := testclient.Dial(t, wsURL(base)+"/?EIO=4&transport=websocket", testclient.Options{})
 	c.Expect(t, "0{*")
-	op := handshake(t, ts.URL)
+	op := handshake(t, base)
 	if err := srv.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +541,7 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("websocket close code %d, want 1001", code)
 	}
 	// The polling client's next GET receives the close packet.
-	if code, body := get(t, ts.URL+"/?EIO=4&transport=polling&sid="+op.SID); code != 200 || body != "1" {
+	if code, body := get(t, base+"/?EIO=4&transport=polling&sid="+op.SID); code != 200 || body != "1" {
 		t.Fatalf("polling after shutdown: %d %q", code, body)
 	}
 	for range 2 {
@@ -555,7 +549,7 @@ func TestShutdown(t *testing.T) {
 			t.Fatalf("reason %v", r)
 		}
 	}
-	if code, _ := get(t, ts.URL+"/?EIO=4&transport=polling"); code != 503 {
+	if code, _ := get(t, base+"/?EIO=4&transport=polling"); code != 503 {
 		t.Fatalf("handshake after shutdown: %d", code)
 	}
 }
@@ -601,14 +595,8 @@ func TestHandlerPanic(t *testing.T) {
 // refused or get a session that Shutdown closes; Shutdown returns and no goroutine
 // is left behind (goleak in TestMain; the race detector checks the WaitGroup).
 func TestShutdownDuringHandshakes(t *testing.T) {
-	h := newEchoHandler()
-	srv, err := New(testConfig(Config{}), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	url := wsURL(ts.URL) + "/?EIO=4&transport=websocket"
+	srv, _, base := startServer(t, Config{})
+	url := wsURL(base) + "/?EIO=4&transport=websocket"
 	stop := make(chan struct{})
 	var dialers sync.WaitGroup
 	var opened atomic.Int64
