@@ -141,15 +141,16 @@ func New(cfg Config) (*Node, error) {
 	}
 	ecfg := io.Engine().Config()
 	plain, err := plainws.New(io, plainws.Config{
-		Namespace:       cfg.PlainWSNamespace,
-		MaxPayload:      ecfg.MaxPayload,
-		WriteQueueBytes: ecfg.WriteQueueBytes,
-		WriteTimeout:    ecfg.WriteTimeout,
-		WriteWorkers:    ecfg.WriteWorkers,
-		WriteDelay:      ecfg.WriteDelay,
-		PingInterval:    ecfg.PingInterval,
-		PingTimeout:     ecfg.PingTimeout,
-		Logger:          cfg.Logger,
+		Namespace:          cfg.PlainWSNamespace,
+		MaxPayload:         ecfg.MaxPayload,
+		WriteQueueBytes:    ecfg.WriteQueueBytes,
+		WriteTimeout:       ecfg.WriteTimeout,
+		WriteWorkers:       ecfg.WriteWorkers,
+		WriteDelay:         ecfg.WriteDelay,
+		AdaptiveWriteDelay: ecfg.AdaptiveWriteDelay,
+		PingInterval:       ecfg.PingInterval,
+		PingTimeout:        ecfg.PingTimeout,
+		Logger:             cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

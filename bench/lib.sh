@@ -159,6 +159,21 @@ node_peer_setup() {
   NODE_PEER_NAME="socket.io $(node -p 'require(process.argv[1]).version' "$PEER_DIR/node_modules/socket.io/package.json") (node $(node --version))"
 }
 
+# herald_label: what a table's "herald" row ran with, when the environment changes the
+# binary's write delay (default 30ms, applied under load) or its reader (default epoll).
+herald_label() {
+  local d=${HERALD_WRITE_DELAY:-30ms} adaptive=${HERALD_WRITE_DELAY_ADAPTIVE:-true}
+  if [[ $d == 0 || $d == 0s ]]; then
+    printf ' (no write delay)'
+  elif [[ $adaptive == false ]]; then
+    printf ' (write delay %s always)' "$d"
+  elif [[ -n ${HERALD_WRITE_DELAY:-} ]]; then
+    printf ' (write delay %s under load)' "$d"
+  fi
+  [[ ${HERALD_EPOLL_READS:-} == false ]] && printf ' (goroutine reads)'
+  return 0
+}
+
 # start_herald PORT [REDIS_ADDR [DEBUG_ADDR]]: spawn Herald with the bench namespace,
 # in a cluster over REDIS_ADDR when given. HERALD_DEBUG_ADDR from the environment is
 # used when DEBUG_ADDR is not given.
@@ -219,8 +234,7 @@ start_cluster() {
     port=$((PORT_BASE + i - 1))
     case $1 in
     herald)
-      NAME=herald${HERALD_WRITE_DELAY:+ (write delay $HERALD_WRITE_DELAY)}
-      [[ ${HERALD_EPOLL_READS:-} == false ]] && NAME+=" (goroutine reads)"
+      NAME=herald$(herald_label)
       start_herald "$port" "$redis" "${DEBUG_PORT_BASE:+127.0.0.1:$((DEBUG_PORT_BASE + i - 1))}" || return 1
       ;;
     node)

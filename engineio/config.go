@@ -77,6 +77,13 @@ type Config struct {
 	// Zero means no delay: rounds follow one another, and frames gather only while the
 	// server is busy writing.
 	WriteDelay time.Duration
+	// AdaptiveWriteDelay applies WriteDelay only while the server is busy writing: from
+	// when writing every queued frame on its own would keep the write goroutines busy
+	// at least half the time, until that estimate falls to a quarter (measured over
+	// windows of 100 ms or more from the frames queued and the time a write takes). A
+	// lightly loaded server then sends each message at once, and a busy one writes
+	// each WebSocket at most once per WriteDelay.
+	AdaptiveWriteDelay bool
 	// EpollReads reads WebSocket sessions from one shared epoll loop (Linux) instead of
 	// a goroutine per connection: an idle connection then holds no goroutine stack
 	// and no read buffer (a readable socket gets a goroutine and a pooled 16 KB buffer

@@ -91,7 +91,8 @@ func New(cfg Config, h Handler) (*Server, error) {
 	s.sessions.init()
 	s.heartbeats = newWheel(min(cfg.PingInterval, cfg.PingTimeout), max(cfg.PingInterval, cfg.PingTimeout), &s.wg,
 		(*Session).onTimer)
-	s.flush = wswrite.NewPool(cfg.WriteWorkers, cfg.WriteDelay, &s.wg)
+	s.flush = wswrite.NewPool(wswrite.Options{Workers: cfg.WriteWorkers, Delay: cfg.WriteDelay, Adaptive: cfg.AdaptiveWriteDelay,
+		OnSwitch: wswrite.LogSwitches(s.log, "engineio: write pool", cfg.WriteDelay)}, &s.wg)
 	s.batches.New = func() any { return new(wswrite.Batch) }
 	if cfg.EpollReads && epollSupported {
 		s.epoll = newPoller(s)

@@ -57,9 +57,11 @@ type Config struct {
 	WriteQueueBytes int
 	// WriteTimeout bounds one write. Zero means 10s.
 	WriteTimeout time.Duration
-	// WriteWorkers and WriteDelay configure the write pool as in engineio.Config.
-	WriteWorkers int
-	WriteDelay   time.Duration
+	// WriteWorkers, WriteDelay and AdaptiveWriteDelay configure the write pool as in
+	// engineio.Config.
+	WriteWorkers       int
+	WriteDelay         time.Duration
+	AdaptiveWriteDelay bool
 	// PingInterval is how often a WebSocket ping is sent; a connection that sends
 	// nothing (not even a pong) for PingInterval+PingTimeout is closed. Zero means 25s
 	// and 20s.
@@ -122,7 +124,8 @@ func New(srv *socketio.Server, cfg Config) (*Server, error) {
 		// A ping control frame with no payload (RFC 6455 §5.5.2).
 		pingFrame: pingFrame(),
 	}
-	s.flush = wswrite.NewPool(cfg.WriteWorkers, cfg.WriteDelay, &s.wg)
+	s.flush = wswrite.NewPool(wswrite.Options{Workers: cfg.WriteWorkers, Delay: cfg.WriteDelay, Adaptive: cfg.AdaptiveWriteDelay,
+		OnSwitch: wswrite.LogSwitches(s.log, "plainws: write pool", cfg.WriteDelay)}, &s.wg)
 	s.upgrader = gws.NewUpgrader(&handler{srv: s}, &gws.ServerOption{
 		ReadBufferSize:     cfg.ReadBufferSize,
 		ReadMaxPayloadSize: cfg.MaxPayload,

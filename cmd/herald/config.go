@@ -23,48 +23,49 @@ import (
 // settings are Herald's environment variables. Each also has a flag named after it
 // (HERALD_PING_INTERVAL → -ping-interval) that overrides it.
 type settings struct {
-	Port              int           `env:"PORT" envDefault:"3000" help:"listen port (NODE_PORT is accepted too)"`
-	Host              string        `env:"HERALD_HOST" help:"listen host; empty means every interface"`
-	Path              string        `env:"HERALD_PATH" envDefault:"/socket.io/" help:"Engine.IO / Socket.IO path"`
-	WSPath            string        `env:"HERALD_WS_PATH" envDefault:"/ws" help:"plain WebSocket {event,data} endpoint (also served on / for upgrades)"`
-	WSNamespace       string        `env:"HERALD_WS_NAMESPACE" envDefault:"/" help:"namespace that plain WebSocket connections join"`
-	PingInterval      time.Duration `env:"HERALD_PING_INTERVAL" envDefault:"25s" help:"Engine.IO ping interval"`
-	PingTimeout       time.Duration `env:"HERALD_PING_TIMEOUT" envDefault:"20s" help:"Engine.IO ping timeout"`
-	MaxPayload        int           `env:"HERALD_MAX_PAYLOAD" envDefault:"1000000" help:"largest message or polling body, bytes"`
-	ConnectTimeout    time.Duration `env:"HERALD_CONNECT_TIMEOUT" envDefault:"45s" help:"time a connection has to join a namespace"`
-	CORSOrigins       []string      `env:"HERALD_CORS_ORIGINS" envSeparator:"," help:"origins allowed for cross-origin polling, comma-separated; * for any"`
-	Transports        []string      `env:"HERALD_TRANSPORTS" envDefault:"websocket,polling" envSeparator:"," help:"enabled transports"`
-	WriteQueue        int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
-	EpollReads        bool          `env:"HERALD_EPOLL_READS" envDefault:"true" help:"read WebSockets from one epoll loop instead of a goroutine per connection (Linux; an idle connection costs ~3.5 KB instead of ~9.6); false: a gws read loop per connection"`
-	WriteWorkers      int           `env:"HERALD_WRITE_WORKERS" envDefault:"0" help:"goroutines that write WebSocket backlogs, shared by all connections; 0: GOMAXPROCS"`
-	WriteDelay        time.Duration `env:"HERALD_WRITE_DELAY" envDefault:"0s" help:"least time between two writes to one WebSocket; messages queued meanwhile go out in one write (less CPU at high rates, up to this much more latency)"`
-	ShutdownGrace     time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
-	LogLevel          string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
-	DebugAddr         string        `env:"HERALD_DEBUG_ADDR" help:"if set, serve Go's /debug/pprof/ on this address (keep it private, e.g. 127.0.0.1:6060)"`
-	RedisURL          string        `env:"HERALD_REDIS_URL" help:"join a cluster over Redis: host:port or redis[s]://[user:pass@]host:port/db (REDIS_URL, or REDIS_HOST+REDIS_PORT, are accepted too); empty: a single node, nothing to install"`
-	ClusterKey        string        `env:"HERALD_CLUSTER_KEY" envDefault:"socket.io" help:"bus channel prefix, the @socket.io/redis-adapter key"`
-	JWTSecret         string        `env:"HERALD_JWT_SECRET" help:"HS256/384/512 secret for client JWTs (at least 32 bytes)"`
-	JWTPublicKeyFile  string        `env:"HERALD_JWT_PUBLIC_KEY_FILE" help:"PEM public key file for RS*/PS*/ES*/EdDSA client JWTs"`
-	JWKSURL           string        `env:"HERALD_JWT_JWKS_URL" help:"JWKS URL for client JWTs (refreshed in the background)"`
-	JWTIssuer         string        `env:"HERALD_JWT_ISSUER" help:"required iss of client JWTs"`
-	JWTAudience       string        `env:"HERALD_JWT_AUDIENCE" help:"required aud of client JWTs"`
-	JWTUserClaim      string        `env:"HERALD_JWT_USER_CLAIM" envDefault:"sub" help:"claim holding the user id"`
-	TokenCookie       string        `env:"HERALD_TOKEN_COOKIE" envDefault:"token" help:"cookie a JWT may come in"`
-	SessionSecrets    []string      `env:"HERALD_SESSION_SECRET" envSeparator:"," help:"express-session secret(s), comma-separated, newest first; enables session auth (needs HERALD_REDIS_URL)"`
-	SessionCookie     string        `env:"HERALD_SESSION_COOKIE" envDefault:"connect.sid" help:"express-session cookie name"`
-	SessionPrefix     string        `env:"HERALD_SESSION_PREFIX" envDefault:"sess:" help:"connect-redis key prefix"`
-	SessionUserPath   string        `env:"HERALD_SESSION_USER_PATH" envDefault:"passport.user" help:"dot path of the user id in the session"`
-	ExpiryDisconnect  bool          `env:"HERALD_DISCONNECT_ON_TOKEN_EXPIRY" envDefault:"false" help:"disconnect a socket when its JWT expires (reason \"token expired\")"`
-	AllowAnonymous    bool          `env:"HERALD_ALLOW_ANONYMOUS" envDefault:"true" help:"admit sockets without credentials (they join no audience room)"`
-	UserRoomPrefix    string        `env:"HERALD_USER_ROOM_PREFIX" envDefault:"user:" help:"room prefix of a user's sockets"`
-	AuthenticatedRoom string        `env:"HERALD_AUTHENTICATED_ROOM" envDefault:"authenticated" help:"room of every authenticated socket"`
-	APIKeys           []string      `env:"HERALD_API_KEYS" envSeparator:"," help:"bearer keys of the HTTP API for backends, comma-separated (several, to rotate); empty disables the API"`
-	APIAddr           string        `env:"HERALD_API_ADDR" help:"if set, serve the HTTP API on this address only (e.g. an internal 127.0.0.1:3001); empty: under /api/v1/ on the main port"`
-	jwtPublicKey      []byte        // read from JWTPublicKeyFile by loadSettings
-	Bench             bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
-	Demo              bool          `env:"HERALD_DEMO" envDefault:"true" help:"serve the chat demo: the page at /, the /chat namespace and a demo login (not for production: set false)"`
-	DemoSecret        string        `env:"HERALD_DEMO_SECRET" help:"secret of the demo login's tokens, the same on every node of a demo cluster (at least 32 bytes); empty: random per process"`
-	demoKey           []byte        // the demo login's HS256 key, set by loadSettings when the demo login is on
+	Port               int           `env:"PORT" envDefault:"3000" help:"listen port (NODE_PORT is accepted too)"`
+	Host               string        `env:"HERALD_HOST" help:"listen host; empty means every interface"`
+	Path               string        `env:"HERALD_PATH" envDefault:"/socket.io/" help:"Engine.IO / Socket.IO path"`
+	WSPath             string        `env:"HERALD_WS_PATH" envDefault:"/ws" help:"plain WebSocket {event,data} endpoint (also served on / for upgrades)"`
+	WSNamespace        string        `env:"HERALD_WS_NAMESPACE" envDefault:"/" help:"namespace that plain WebSocket connections join"`
+	PingInterval       time.Duration `env:"HERALD_PING_INTERVAL" envDefault:"25s" help:"Engine.IO ping interval"`
+	PingTimeout        time.Duration `env:"HERALD_PING_TIMEOUT" envDefault:"20s" help:"Engine.IO ping timeout"`
+	MaxPayload         int           `env:"HERALD_MAX_PAYLOAD" envDefault:"1000000" help:"largest message or polling body, bytes"`
+	ConnectTimeout     time.Duration `env:"HERALD_CONNECT_TIMEOUT" envDefault:"45s" help:"time a connection has to join a namespace"`
+	CORSOrigins        []string      `env:"HERALD_CORS_ORIGINS" envSeparator:"," help:"origins allowed for cross-origin polling, comma-separated; * for any"`
+	Transports         []string      `env:"HERALD_TRANSPORTS" envDefault:"websocket,polling" envSeparator:"," help:"enabled transports"`
+	WriteQueue         int           `env:"HERALD_WRITE_QUEUE_BYTES" envDefault:"1048576" help:"per-socket queue of unsent bytes; overflow disconnects (slow consumer)"`
+	EpollReads         bool          `env:"HERALD_EPOLL_READS" envDefault:"true" help:"read WebSockets from one epoll loop instead of a goroutine per connection (Linux; an idle connection costs ~3.5 KB instead of ~9.6); false: a gws read loop per connection"`
+	WriteWorkers       int           `env:"HERALD_WRITE_WORKERS" envDefault:"0" help:"goroutines that write WebSocket backlogs, shared by all connections; 0: GOMAXPROCS"`
+	WriteDelay         time.Duration `env:"HERALD_WRITE_DELAY" envDefault:"30ms" help:"least time between two writes to one WebSocket while the server is busy writing (see HERALD_WRITE_DELAY_ADAPTIVE); messages queued meanwhile go out in one write (less CPU, up to this much more latency); 0s: none"`
+	WriteDelayAdaptive bool          `env:"HERALD_WRITE_DELAY_ADAPTIVE" envDefault:"true" help:"apply HERALD_WRITE_DELAY only while writing each message on its own would keep the write goroutines at least half busy, until that falls to a quarter (light load: every message at once); false: always"`
+	ShutdownGrace      time.Duration `env:"HERALD_SHUTDOWN_GRACE" envDefault:"10s" help:"how long shutdown waits for clients to leave"`
+	LogLevel           string        `env:"HERALD_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	DebugAddr          string        `env:"HERALD_DEBUG_ADDR" help:"if set, serve Go's /debug/pprof/ on this address (keep it private, e.g. 127.0.0.1:6060)"`
+	RedisURL           string        `env:"HERALD_REDIS_URL" help:"join a cluster over Redis: host:port or redis[s]://[user:pass@]host:port/db (REDIS_URL, or REDIS_HOST+REDIS_PORT, are accepted too); empty: a single node, nothing to install"`
+	ClusterKey         string        `env:"HERALD_CLUSTER_KEY" envDefault:"socket.io" help:"bus channel prefix, the @socket.io/redis-adapter key"`
+	JWTSecret          string        `env:"HERALD_JWT_SECRET" help:"HS256/384/512 secret for client JWTs (at least 32 bytes)"`
+	JWTPublicKeyFile   string        `env:"HERALD_JWT_PUBLIC_KEY_FILE" help:"PEM public key file for RS*/PS*/ES*/EdDSA client JWTs"`
+	JWKSURL            string        `env:"HERALD_JWT_JWKS_URL" help:"JWKS URL for client JWTs (refreshed in the background)"`
+	JWTIssuer          string        `env:"HERALD_JWT_ISSUER" help:"required iss of client JWTs"`
+	JWTAudience        string        `env:"HERALD_JWT_AUDIENCE" help:"required aud of client JWTs"`
+	JWTUserClaim       string        `env:"HERALD_JWT_USER_CLAIM" envDefault:"sub" help:"claim holding the user id"`
+	TokenCookie        string        `env:"HERALD_TOKEN_COOKIE" envDefault:"token" help:"cookie a JWT may come in"`
+	SessionSecrets     []string      `env:"HERALD_SESSION_SECRET" envSeparator:"," help:"express-session secret(s), comma-separated, newest first; enables session auth (needs HERALD_REDIS_URL)"`
+	SessionCookie      string        `env:"HERALD_SESSION_COOKIE" envDefault:"connect.sid" help:"express-session cookie name"`
+	SessionPrefix      string        `env:"HERALD_SESSION_PREFIX" envDefault:"sess:" help:"connect-redis key prefix"`
+	SessionUserPath    string        `env:"HERALD_SESSION_USER_PATH" envDefault:"passport.user" help:"dot path of the user id in the session"`
+	ExpiryDisconnect   bool          `env:"HERALD_DISCONNECT_ON_TOKEN_EXPIRY" envDefault:"false" help:"disconnect a socket when its JWT expires (reason \"token expired\")"`
+	AllowAnonymous     bool          `env:"HERALD_ALLOW_ANONYMOUS" envDefault:"true" help:"admit sockets without credentials (they join no audience room)"`
+	UserRoomPrefix     string        `env:"HERALD_USER_ROOM_PREFIX" envDefault:"user:" help:"room prefix of a user's sockets"`
+	AuthenticatedRoom  string        `env:"HERALD_AUTHENTICATED_ROOM" envDefault:"authenticated" help:"room of every authenticated socket"`
+	APIKeys            []string      `env:"HERALD_API_KEYS" envSeparator:"," help:"bearer keys of the HTTP API for backends, comma-separated (several, to rotate); empty disables the API"`
+	APIAddr            string        `env:"HERALD_API_ADDR" help:"if set, serve the HTTP API on this address only (e.g. an internal 127.0.0.1:3001); empty: under /api/v1/ on the main port"`
+	jwtPublicKey       []byte        // read from JWTPublicKeyFile by loadSettings
+	Bench              bool          `env:"HERALD_BENCH" envDefault:"false" help:"register the load-test namespace /bench (for herald-bench; off in production)"`
+	Demo               bool          `env:"HERALD_DEMO" envDefault:"true" help:"serve the chat demo: the page at /, the /chat namespace and a demo login (not for production: set false)"`
+	DemoSecret         string        `env:"HERALD_DEMO_SECRET" help:"secret of the demo login's tokens, the same on every node of a demo cluster (at least 32 bytes); empty: random per process"`
+	demoKey            []byte        // the demo login's HS256 key, set by loadSettings when the demo login is on
 }
 
 // loadSettings reads the environment, then the flags in args, which override it.
@@ -285,15 +286,16 @@ func (s settings) config(log *slog.Logger) herald.Config {
 		PlainWSPath:      s.WSPath,
 		PlainWSNamespace: s.WSNamespace,
 		Engine: engineio.Config{
-			PingInterval:    s.PingInterval,
-			PingTimeout:     s.PingTimeout,
-			MaxPayload:      s.MaxPayload,
-			Transports:      s.Transports,
-			AllowedOrigins:  s.CORSOrigins,
-			WriteQueueBytes: s.WriteQueue,
-			WriteDelay:      s.WriteDelay,
-			WriteWorkers:    s.WriteWorkers,
-			EpollReads:      s.EpollReads,
+			PingInterval:       s.PingInterval,
+			PingTimeout:        s.PingTimeout,
+			MaxPayload:         s.MaxPayload,
+			Transports:         s.Transports,
+			AllowedOrigins:     s.CORSOrigins,
+			WriteQueueBytes:    s.WriteQueue,
+			WriteDelay:         s.WriteDelay,
+			AdaptiveWriteDelay: s.WriteDelayAdaptive,
+			WriteWorkers:       s.WriteWorkers,
+			EpollReads:         s.EpollReads,
 		},
 		ConnectTimeout: s.ConnectTimeout,
 		ShutdownGrace:  s.ShutdownGrace,

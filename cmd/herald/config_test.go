@@ -28,21 +28,22 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("defaults %+v", s)
 	}
 	cfg := s.config(nil)
-	// The binary reads WebSockets from epoll unless told otherwise (the library's
-	// engineio.Config leaves it off).
-	if cfg.Addr != ":3000" || cfg.Engine.MaxPayload != 1_000_000 || !cfg.Engine.EpollReads {
+	// The binary reads WebSockets from epoll and delays writes by 30 ms under load
+	// unless told otherwise (the library's engineio.Config leaves both off).
+	if cfg.Addr != ":3000" || cfg.Engine.MaxPayload != 1_000_000 || !cfg.Engine.EpollReads ||
+		cfg.Engine.WriteDelay != 30*time.Millisecond || !cfg.Engine.AdaptiveWriteDelay {
 		t.Fatalf("config %+v", cfg)
 	}
 }
 
 func TestEnvAndFlags(t *testing.T) {
-	env := []string{"NODE_PORT=4000", "HERALD_PING_INTERVAL=5s", "HERALD_CORS_ORIGINS=http://a,http://b", "HERALD_TRANSPORTS=websocket", "HERALD_WRITE_DELAY=20ms", "HERALD_EPOLL_READS=false"}
+	env := []string{"NODE_PORT=4000", "HERALD_PING_INTERVAL=5s", "HERALD_CORS_ORIGINS=http://a,http://b", "HERALD_TRANSPORTS=websocket", "HERALD_WRITE_DELAY=20ms", "HERALD_WRITE_DELAY_ADAPTIVE=false", "HERALD_EPOLL_READS=false"}
 	s, err := loadSettings([]string{"-ping-timeout", "3s", "-max-payload=500"}, env, new(bytes.Buffer))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Port != 4000 || s.PingInterval != 5*time.Second || s.PingTimeout != 3*time.Second || s.MaxPayload != 500 ||
-		len(s.CORSOrigins) != 2 || len(s.Transports) != 1 || s.config(nil).Engine.WriteDelay != 20*time.Millisecond || s.config(nil).Engine.EpollReads {
+		len(s.CORSOrigins) != 2 || len(s.Transports) != 1 || s.config(nil).Engine.WriteDelay != 20*time.Millisecond || s.config(nil).Engine.AdaptiveWriteDelay || s.config(nil).Engine.EpollReads {
 		t.Fatalf("settings %+v", s)
 	}
 	// PORT wins over NODE_PORT; a flag wins over both.

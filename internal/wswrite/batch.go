@@ -7,7 +7,8 @@
 // full is handed to a goroutine of its own that finishes with blocking writes, so one
 // slow reader never holds up the others. Because a connection goes back to the end of
 // the line when more frames arrived while it was written, the frames of a busy
-// connection gather into larger writes the busier the server is, without a timer.
+// connection gather into larger writes the busier the server is, without a timer; a
+// delay between rounds, always or only while the pool is busy, gathers them further.
 package wswrite
 
 import (
@@ -34,15 +35,17 @@ func RawConn(nc net.Conn) syscall.RawConn {
 // write that could not finish, what is left of them. A Batch belongs to one goroutine
 // at a time and allocates nothing once warm.
 type Batch struct {
-	bufs [][]byte // everything added since the last Reset
-	off  int      // bufs[off:] is still to be written (bufs[off] may be cut at the front)
-	iov  []syscall.Iovec
+	bufs  [][]byte // everything added since the last Reset
+	off   int      // bufs[off:] is still to be written (bufs[off] may be cut at the front)
+	iov   []syscall.Iovec
+	added int // non-empty slices added over the batch's life (the pool counts frames by it)
 }
 
 // Add appends p to the batch.
 func (b *Batch) Add(p []byte) {
 	if len(p) > 0 {
 		b.bufs = append(b.bufs, p)
+		b.added++
 	}
 }
 

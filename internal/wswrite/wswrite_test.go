@@ -235,7 +235,7 @@ func (c *counter) Flush(b *Batch, round uint64) bool {
 
 func TestPoolWorkersBounded(t *testing.T) {
 	var wg sync.WaitGroup
-	p := NewPool(3, 0, &wg)
+	p := NewPool(Options{Workers: 3}, &wg)
 	var running, peak atomic.Int32
 	cs := make([]*counter, 50)
 	for i := range cs {
@@ -265,7 +265,7 @@ func TestPoolWorkersBounded(t *testing.T) {
 func TestPoolDelay(t *testing.T) {
 	var wg sync.WaitGroup
 	const delay = 30 * time.Millisecond
-	p := NewPool(2, delay, &wg)
+	p := NewPool(Options{Workers: 2, Delay: delay}, &wg)
 	c := &counter{p: p, done: make(chan struct{})}
 	c.left.Store(3)
 	p.Add(c, 0)
@@ -291,7 +291,7 @@ func TestPoolDelay(t *testing.T) {
 // already written in it.
 func TestPoolJoinsRoundUnderWay(t *testing.T) {
 	var wg sync.WaitGroup
-	p := NewPool(1, time.Hour, &wg)
+	p := NewPool(Options{Workers: 1, Delay: time.Hour}, &wg)
 	release := make(chan struct{})
 	first := &blocker{release: release, entered: make(chan uint64, 1)}
 	p.Add(first, 0)
@@ -329,4 +329,142 @@ func (b *blocker) Flush(_ *Batch, round uint64) bool {
 	b.entered <- round
 	<-b.release
 	return false
+}
+
+func TestLoad(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		frames, writes int
+		busy, elapsed  time.Duration
+		workers        int
+		want           float64
+	}{
+		{0, 0, 0, 100 * ms, 2, 0},
+		{100, 100, 50 * ms, 100 * ms, 1, 0.5},   // one frame a write, half the time busy
+		{1000, 100, 10 * ms, 100 * ms, 2, 0.5},  // ten frames a write: alone they would take 10× the time
+		{1000, 100, 10 * ms, 100 * ms, 4, 0.25}, // twice the workers, half the share
+		{5, 5, ms, 0, 1, 0},
+	} {
+		if got := load(c.frames, c.writes, c.busy, c.elapsed, c.workers); got < c.want-1e-9 || got > c.want+1e-9 {
+			t.Errorf("load(%d frames, %d writes, %v busy, %v, %d workers) = %v, want %v",
+				c.frames, c.writes, c.busy, c.elapsed, c.workers, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		was  bool
+		l    float64
+		want bool
+	}{
+		{false, 0.49, false}, {false, LoadOn, true}, {true, 0.3, true}, {true, LoadOff, false}, {true, 0, false},
+	} {
+		if got := nextDelaying(c.was, c.l); got != c.want {
+			t.Errorf("nextDelaying(%v, %v) = %v, want %v", c.was, c.l, got, c.want)
+		}
+	}
+}
+
+// phased is a Flusher that asks to be written again every time. While heavy, frames
+// come in at one per cost, as many as have come since its last write go out in each
+// write, and a write takes cost: written one at a time they would keep a worker busy.
+// Otherwise it writes nothing.
+type phased struct {
+	p     *Pool
+	frame []byte
+	cost  time.Duration
+	step  func(round uint64, began time.Time, delaying bool) (heavy, again bool)
+	heavy bool
+	last  time.Time
+}
+
+func (f *phased) Flush(b *Batch, round uint64) bool {
+	if f.last.IsZero() {
+		f.last = time.Now()
+	}
+	if f.heavy {
+		for range max(1, int(time.Since(f.last)/f.cost)) {
+			b.Add(f.frame)
+		}
+		time.Sleep(f.cost) // stands for the time a write takes
+	}
+	f.last = time.Now()
+	b.Reset()
+	f.p.mu.Lock()
+	began := f.p.began // stable: no round begins while this one's only worker is here
+	f.p.mu.Unlock()
+	var again bool
+	f.heavy, again = f.step(round, began, f.p.Delaying())
+	return again
+}
+
+// TestPoolAdaptive: an adaptive pool does not delay while light, starts delaying once
+// writing keeps its worker busy, and stops again when the load goes.
+func TestPoolAdaptive(t *testing.T) {
+	var wg sync.WaitGroup
+	const delay = 40 * time.Millisecond
+	var switches []bool // told under the pool's lock; read after wg.Wait
+	p := NewPool(Options{Workers: 1, Delay: delay, Adaptive: true, OnSwitch: func(on bool, l float64) {
+		if on != (l >= LoadOn) {
+			t.Errorf("switched delaying=%v at load %v", on, l)
+		}
+		switches = append(switches, on)
+	}}, &wg)
+	if p.Delaying() {
+		t.Fatal("an adaptive pool delays before it has seen any load")
+	}
+	var (
+		prev            time.Time
+		firstGap        time.Duration
+		onAt, offAt     uint64
+		gapsOn, gapsOff []time.Duration
+		done            = make(chan struct{})
+	)
+	f := &phased{p: p, frame: []byte("x"), cost: 2 * time.Millisecond, heavy: true}
+	f.step = func(round uint64, began time.Time, delaying bool) (heavy, again bool) {
+		if round > 100000 {
+			panic("the pool never changed mode")
+		}
+		gap := began.Sub(prev)
+		if round == 2 {
+			firstGap = gap
+		}
+		prev = began
+		switch {
+		case onAt == 0 && delaying:
+			onAt = round
+		case onAt != 0 && offAt == 0 && len(gapsOn) < 3:
+			gapsOn = append(gapsOn, gap) // rounds after the switch: heavy, delayed
+		case onAt != 0 && offAt == 0 && !delaying:
+			offAt = round
+		case offAt != 0 && round > offAt:
+			gapsOff = append(gapsOff, gap)
+			if len(gapsOff) == 3 {
+				close(done)
+				return false, false
+			}
+		}
+		return onAt == 0 || len(gapsOn) < 3, true
+	}
+	p.Add(f, 0)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the adaptive pool did not go through light → busy → light (on at round %d, off at %d, %d gaps on, %d off)", onAt, offAt, len(gapsOn), len(gapsOff))
+	}
+	wg.Wait()
+	if firstGap >= delay {
+		t.Errorf("before any load was measured, rounds began %v apart; want no delay", firstGap)
+	}
+	for _, g := range gapsOn {
+		if g < delay {
+			t.Errorf("while busy, rounds began %v apart; want ≥ %v (gaps %v)", g, delay, gapsOn)
+		}
+	}
+	if len(switches) != 2 || !switches[0] || switches[1] {
+		t.Errorf("OnSwitch told %v, want [true false]", switches)
+	}
+	for _, g := range gapsOff {
+		if g >= delay {
+			t.Errorf("after the load went, rounds began %v apart; want no delay (gaps %v)", g, gapsOff)
+		}
+	}
 }
