@@ -14,6 +14,7 @@
 #   TIMEOUT=3m         cap for each herald-bench run
 #   PORT_BASE=3100     node peer on PORT_BASE, herald on PORT_BASE+1
 #   SERVERS="node herald"   which servers to run
+#   BENCH_ARGS         more herald-bench idle flags (e.g. "-epoll-client")
 #   HERALD_CMD         command that starts Herald. "{port}" is replaced by its port,
 #                      and PORT / HERALD_ADDR are exported too. "go run PKG ARGS" is
 #                      turned into a build of PKG, so the pid sampled is Herald's own.
@@ -43,7 +44,7 @@ measure() {
   local name=$1 port=$2 pid=$3 out=$WORK/run.json rc=0
   log "$name: $C idle connections on 127.0.0.1:$port (pid $pid)"
   "$WORK/herald-bench" idle -url "http://127.0.0.1:$port" -c "$C" -parallel "$PARALLEL" \
-    -hold "$HOLD" -timeout "$TIMEOUT" -pids "$pid" -json >"$out" || rc=$?
+    -hold "$HOLD" -timeout "$TIMEOUT" -pids "$pid" -json ${BENCH_ARGS:-} >"$out" || rc=$?
   if [[ ! -s $out ]]; then
     ROWS+=("| $name | run failed (exit $rc) | | | | |")
     return
@@ -51,7 +52,7 @@ measure() {
   ROWS+=("$(node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const f = (v, d = 1) => Number(v).toFixed(d);
-    const note = r.timed_out ? " (timed out)" : "";
+    const note = (r.client_reader && r.client_reader !== "gws" ? ` (${r.client_reader} client)` : "") + (r.timed_out ? " (timed out)" : "");
     console.log(`| ${process.argv[2]}${note} | ${r.connected}/${r.target} | ${f(r.server_rss_total.per_conn_kb, 2)} | ` +
       `${f(r.connect_time_ms / 1000, 2)} s | ${f(r.handshake_ms.p50)} ms | ${f(r.handshake_ms.p99)} ms |`);
   ' "$out" "$name")")

@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/testclient"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestEpoll runs the WebSocket tests again with Config.EpollReads: the same
@@ -80,9 +83,10 @@ func TestEpollFragmentsAndLargeMessages(t *testing.T) {
 // TestEpollHandshake: Herald answers the upgrade itself for the epoll reader: a bad
 // version is refused with 400; a client that sends a frame right behind its request
 // (before the answer) is handed to gws with those bytes and is still served; a
-// normal client gets RFC 6455's accept key.
+// normal client gets RFC 6455's accept key, with the open packet of its session in
+// the same write.
 func TestEpollHandshake(t *testing.T) {
-	_, _, base := startServer(t, Config{EpollReads: true})
+	srv, _, base := startServer(t, Config{EpollReads: true})
 	addr := strings.TrimPrefix(base, "http://")
 	req := func(version string) string {
 		return "GET /?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\n" +
@@ -106,11 +110,24 @@ func TestEpollHandshake(t *testing.T) {
 	if status, _ := br.ReadString('\n'); !strings.Contains(status, " 400 ") {
 		t.Fatalf("version 12: %q, want 400", status)
 	}
-	// The RFC's own example key and answer (RFC 6455 §1.3).
-	_, br = dial(req("13"))
+	// The RFC's own example key and answer (RFC 6455 §1.3), and the open packet behind
+	// it in the same write: the client's socket has received one data segment.
+	c, br := dial(req("13"))
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
 		t.Fatalf("upgrade: %v %+v", err, resp)
+	}
+	open := make([]byte, 2)
+	if _, err := io.ReadFull(br, open); err != nil || open[0] != 0x81 {
+		t.Fatalf("after the answer: %q, %v; want a text frame", open, err)
+	}
+	open = make([]byte, open[1])
+	var op openPacket
+	if _, err := io.ReadFull(br, open); err != nil || open[0] != '0' || json.Unmarshal(open[1:], &op) != nil || srv.Session(op.SID) == nil {
+		t.Fatalf("first frame %q (%v), want the open packet of a live session", open, err)
+	}
+	if segs := dataSegmentsIn(t, c); segs != 1 {
+		t.Fatalf("the answer and the open packet came in %d segments, want 1 (one write)", segs)
 	}
 	// A masked "4early" frame in the same write as the request.
 	frame := []byte{0x81, 0x86, 1, 2, 3, 4}
@@ -142,6 +159,20 @@ func TestEpollHandshake(t *testing.T) {
 	if !strings.HasPrefix(got[0], "0{") || got[1] != "4early" {
 		t.Fatalf("frames %q, want the open packet and the echo of the early message", got)
 	}
+}
+
+// dataSegmentsIn returns the number of data segments c's socket has received.
+func dataSegmentsIn(t *testing.T, c net.Conn) uint32 {
+	t.Helper()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *unix.TCPInfo
+	if err := rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil || info == nil {
+		t.Fatalf("TCP_INFO: %v", err)
+	}
+	return info.Data_segs_in
 }
 
 // TestEpollUpgrade: a polling session upgraded to WebSocket (socket.io-client's

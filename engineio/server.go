@@ -269,8 +269,13 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 
 // newSession builds and registers a session; the caller queues the open packet.
 func (s *Server) newSession(r *http.Request, kind transportKind, ws wsConn) *Session {
+	return s.newSessionID(base64id.New(), r, kind, ws)
+}
+
+// newSessionID is newSession with the id chosen by the caller.
+func (s *Server) newSessionID(id string, r *http.Request, kind transportKind, ws wsConn) *Session {
 	sess := &Session{
-		id:   base64id.New(),
+		id:   id,
 		srv:  s,
 		hs:   NewHandshake(r),
 		kind: kind,
@@ -366,11 +371,17 @@ func (s *Server) startWebSocket(conn wsConn, r *http.Request, attach func(*Sessi
 		attach(sess)
 	}
 	sess.Send(s.openFrame(sess.id, "[]"))
+	s.openedWebSocket(sess, r)
+	return sess
+}
+
+// openedWebSocket tells the Handler of a new WebSocket session whose open packet is
+// queued or written, and starts its heartbeat.
+func (s *Server) openedWebSocket(sess *Session, r *http.Request) {
 	s.handler.OnOpen(sess)
 	sess.startHeartbeat()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: session open",
 		slog.String("sid", sess.id), slog.String("transport", TransportWebSocket))
-	return sess
 }
 
 // serveUpgrade accepts the WebSocket that upgrades a polling session
@@ -417,7 +428,7 @@ func (s *Server) probeWithGWS(conn *gws.Conn, sess *Session) {
 // serveUpgradeEpoll is serveUpgrade for the epoll reader; false when the request is
 // still to be served by gws (nothing was done to it).
 func (s *Server) serveUpgradeEpoll(w http.ResponseWriter, r *http.Request, sess *Session) bool {
-	conn, fallback := s.upgradeEpoll(w, r)
+	conn, fallback := s.upgradeEpoll(w, r, nil)
 	switch {
 	case fallback != nil:
 		s.probeWithGWS(fallback, sess)

@@ -4,13 +4,13 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/internal/base64id"
 	"github.com/heraldhq/herald/internal/wswrite"
 
 	"github.com/lxzan/gws"
@@ -203,13 +203,19 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // checked and answered here, and the session is read from the epoll loop. A client
 // that sent bytes before the answer, or a connection without a descriptor, goes to
 // gws instead (it keeps those bytes, and reads without a descriptor).
+//
+// The answer and the session's open packet go out in one write (one system call here
+// and one read for the client), before the session exists for anything that could
+// queue a frame to it.
 func (s *Server) handshakeEpoll(w http.ResponseWriter, r *http.Request) {
-	conn, fallback := s.upgradeEpoll(w, r)
+	sid := base64id.New()
+	conn, fallback := s.upgradeEpoll(w, r, s.openFrame(sid, "[]"))
 	switch {
 	case fallback != nil:
 		s.openWebSocket(fallback, r)
 	case conn != nil:
-		sess := s.startWebSocket(conn, r, nil)
+		sess := s.newSessionID(sid, r, kindWebSocket, conn)
+		s.openedWebSocket(sess, r)
 		if !s.epoll.add(sess, conn) {
 			sess.cut() // only when Shutdown has begun
 			return
@@ -218,11 +224,13 @@ func (s *Server) handshakeEpoll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// upgradeEpoll answers a WebSocket upgrade itself and returns the connection for
-// the epoll reader; or, for a client that sent bytes before the answer or a socket
-// without a descriptor, a gws connection (fallback) that keeps those bytes; or
-// neither when the request was refused or the connection failed (answered or closed).
-func (s *Server) upgradeEpoll(w http.ResponseWriter, r *http.Request) (conn *epollConn, fallback *gws.Conn) {
+// upgradeEpoll answers a WebSocket upgrade itself, with first (if not nil) right
+// behind the answer in the same write, and returns the connection for the epoll
+// reader; or, for a client that sent bytes before the answer or a socket without a
+// descriptor, a gws connection (fallback) that keeps those bytes and has been sent
+// only gws's answer; or neither when the request was refused or the connection failed
+// (answered or closed).
+func (s *Server) upgradeEpoll(w http.ResponseWriter, r *http.Request, first *Frame) (conn *epollConn, fallback *gws.Conn) {
 	key := r.Header.Get("Sec-WebSocket-Key")
 	if r.Method != http.MethodGet || !headerHasToken(r.Header, "Connection", "upgrade") ||
 		r.Header.Get("Sec-WebSocket-Version") != "13" || len(key) != 24 {
@@ -247,14 +255,19 @@ func (s *Server) upgradeEpoll(w http.ResponseWriter, r *http.Request) (conn *epo
 		return nil, gc
 	}
 	sum := sha1.Sum([]byte(key + wsGUID))
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	if _, err := io.WriteString(nc, resp); err != nil {
+	const head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+	var b wswrite.Batch
+	answer := make([]byte, 0, len(head)+28+4)
+	answer = base64.StdEncoding.AppendEncode(append(answer, head...), sum[:])
+	b.Add(append(answer, "\r\n\r\n"...))
+	if first != nil {
+		b.Add(first.Bytes())
+	}
+	// A new socket's buffer takes this at once; the blocking write is for the odd case.
+	if done, err := b.TryWrite(wswrite.RawConn(nc)); err != nil || !done && b.Write(nc, s.cfg.WriteTimeout) != nil {
 		_ = nc.Close()
 		return nil, nil
 	}
-	_ = nc.SetDeadline(time.Time{})
 	return &epollConn{nc: nc, timeout: s.cfg.WriteTimeout}, nil
 }
 
