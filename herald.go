@@ -113,6 +113,8 @@ type Node struct {
 	apiHTTP *http.Server // the API's own server when APIAddr is set
 	apiLn   atomic.Pointer[net.Listener]
 	apiWG   sync.WaitGroup // the API server's Serve goroutine
+
+	acceptor atomic.Pointer[acceptor] // the main listener's, once Serve runs
 }
 
 // New builds a Node. It does not listen until Serve or ListenAndServe.
@@ -341,10 +343,27 @@ func (n *Node) Serve(ln net.Listener) error {
 		n.log.Info("herald: HTTP API on the main listener", "path", api.Prefix)
 	}
 	n.log.Info("herald: listening", "addr", ln.Addr().String(), "path", n.cfg.Path, "ws", n.cfg.PlainWSPath)
-	if err := n.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	a := newAcceptor(ln, n.http.ReadHeaderTimeout, n.log, n.direct, n.io.Engine().ServeConn)
+	n.acceptor.Store(a)
+	if err := n.http.Serve(a); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// direct says whether the acceptor serves r, a connection's first request, with
+// engineio.Server.ServeConn: a WebSocket handshake without a body that opens a new
+// session on the Engine.IO path, as the node's handler would route it.
+func (n *Node) direct(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.ContentLength != 0 || len(r.TransferEncoding) > 0 || !r.ProtoAtLeast(1, 1) ||
+		r.Host == "" || r.URL.Path == "/" || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	if q := r.URL.Query(); q.Get("transport") != engineio.TransportWebSocket || q.Get("sid") != "" {
+		return false
+	}
+	_, pattern := n.mux.Handler(r)
+	return pattern == n.cfg.Path
 }
 
 // ListenAndServe listens on Config.Addr and serves until ctx is done, then shuts down

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -134,13 +136,19 @@ var errMessages = [...]string{
 
 // abort answers a request with engine.io's JSON error body.
 func (s *Server) abort(w http.ResponseWriter, code int) {
-	status := http.StatusBadRequest
+	status, body := errAnswer(code)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// errAnswer returns the HTTP status and JSON body engine.io answers an error code with.
+func errAnswer(code int) (status int, body string) {
+	status = http.StatusBadRequest
 	if code == errForbidden {
 		status = http.StatusForbidden
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"code":` + strconv.Itoa(code) + `,"message":"` + errMessages[code] + `"}`))
+	return status, `{"code":` + strconv.Itoa(code) + `,"message":"` + errMessages[code] + `"}`
 }
 
 // ServeHTTP serves one Engine.IO request: a handshake, a poll, a POST or a WebSocket.
@@ -330,25 +338,77 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 
 // ServeConn serves a WebSocket-only session on a connection accepted outside net/http
 // (a custom listener, or an in-process benchmark): r is the upgrade request already
-// read from it, with any bytes read past it in br. It answers the upgrade and returns
-// once the session's read goroutine is started.
+// read from it (a GET with transport=websocket and no sid), with any bytes read past
+// it in br (nil for none). It runs the checks ServeHTTP runs for such a handshake
+// (AllowRequest included) and answers a refusal as ServeHTTP would, then answers the
+// upgrade, and returns once the session is being read. nc is closed on any error.
 func (s *Server) ServeConn(nc net.Conn, br *bufio.Reader, r *http.Request) error {
 	q := r.URL.Query()
-	if q.Get("EIO") != "4" || q.Get("transport") != TransportWebSocket || !s.cfg.allows(TransportWebSocket) {
+	if r.Method != http.MethodGet || q.Get("transport") != TransportWebSocket || q.Get("sid") != "" || !isUpgrade(r) {
 		_ = nc.Close()
-		return errors.New("engineio: ServeConn needs an EIO=4 websocket handshake request")
+		return errors.New("engineio: ServeConn needs a websocket handshake request without sid")
+	}
+	if !s.cfg.allows(TransportWebSocket) {
+		return s.refuseConn(nc, errTransportUnknown)
+	}
+	if q.Get("EIO") != "4" {
+		return s.refuseConn(nc, errUnsupportedProtocol)
+	}
+	if s.cfg.AllowRequest != nil {
+		if err := s.cfg.AllowRequest(r); err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "engineio: handshake refused",
+				slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
+			return s.refuseConn(nc, errForbidden)
+		}
 	}
 	if !s.enter() {
 		_ = nc.Close()
 		return ErrServerClosed
 	}
 	defer s.wg.Done()
+	buffered := br != nil && br.Buffered() > 0
+	if s.epoll != nil && !buffered && wswrite.RawConn(nc) != nil {
+		accept, ok := wsAccept(r)
+		if !ok {
+			writeRaw(nc, s.cfg.WriteTimeout, http.StatusBadRequest, "text/plain; charset=utf-8", "bad WebSocket handshake\n")
+			return errors.New("engineio: bad WebSocket handshake")
+		}
+		sid := base64id.New()
+		conn := s.answerUpgrade(nc, accept, s.openFrame(sid, "[]"))
+		if conn == nil {
+			return errors.New("engineio: the upgrade answer could not be written")
+		}
+		s.openEpoll(conn, sid, r)
+		return nil
+	}
+	if br == nil {
+		br = bufio.NewReader(nc)
+	}
 	conn, err := s.upgrader.UpgradeFromConn(nc, br, r)
 	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "engineio: websocket upgrade failed",
+			slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
+		_ = nc.Close()
 		return err
 	}
 	s.openWebSocket(conn, r)
 	return nil
+}
+
+// refuseConn answers a handshake read outside net/http with engine.io's error code
+// and closes nc; it returns the refusal as an error.
+func (s *Server) refuseConn(nc net.Conn, code int) error {
+	status, body := errAnswer(code)
+	writeRaw(nc, s.cfg.WriteTimeout, status, "application/json", body)
+	return fmt.Errorf("engineio: handshake refused: %s", errMessages[code])
+}
+
+// writeRaw writes a whole HTTP/1.1 response to nc, within timeout, and closes it.
+func writeRaw(nc net.Conn, timeout time.Duration, status int, contentType, body string) {
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	_, _ = io.WriteString(nc, "HTTP/1.1 "+strconv.Itoa(status)+" "+http.StatusText(status)+"\r\nContent-Type: "+contentType+
+		"\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\nConnection: close\r\n\r\n"+body)
+	_ = nc.Close()
 }
 
 // openWebSocket starts a session on conn and gws's read loop for it.

@@ -214,14 +214,20 @@ func (s *Server) handshakeEpoll(w http.ResponseWriter, r *http.Request) {
 	case fallback != nil:
 		s.openWebSocket(fallback, r)
 	case conn != nil:
-		sess := s.newSessionID(sid, r, kindWebSocket, conn)
-		s.openedWebSocket(sess, r)
-		if !s.epoll.add(sess, conn) {
-			sess.cut() // only when Shutdown has begun
-			return
-		}
-		s.afterOpen(sess)
+		s.openEpoll(conn, sid, r)
 	}
+}
+
+// openEpoll opens the session sid on conn, already answered with its open packet,
+// and hands it to the epoll reader.
+func (s *Server) openEpoll(conn *epollConn, sid string, r *http.Request) {
+	sess := s.newSessionID(sid, r, kindWebSocket, conn)
+	s.openedWebSocket(sess, r)
+	if !s.epoll.add(sess, conn) {
+		sess.cut() // only when Shutdown has begun
+		return
+	}
+	s.afterOpen(sess)
 }
 
 // upgradeEpoll answers a WebSocket upgrade itself, with first (if not nil) right
@@ -231,9 +237,8 @@ func (s *Server) handshakeEpoll(w http.ResponseWriter, r *http.Request) {
 // only gws's answer; or neither when the request was refused or the connection failed
 // (answered or closed).
 func (s *Server) upgradeEpoll(w http.ResponseWriter, r *http.Request, first *Frame) (conn *epollConn, fallback *gws.Conn) {
-	key := r.Header.Get("Sec-WebSocket-Key")
-	if r.Method != http.MethodGet || !headerHasToken(r.Header, "Connection", "upgrade") ||
-		r.Header.Get("Sec-WebSocket-Version") != "13" || len(key) != 24 {
+	accept, ok := wsAccept(r)
+	if !ok {
 		http.Error(w, "bad WebSocket handshake", http.StatusBadRequest)
 		return nil, nil
 	}
@@ -254,21 +259,39 @@ func (s *Server) upgradeEpoll(w http.ResponseWriter, r *http.Request, first *Fra
 		}
 		return nil, gc
 	}
+	return s.answerUpgrade(nc, accept, first), nil
+}
+
+// wsAccept checks r as a WebSocket handshake (RFC 6455 §4.2.1) and returns the
+// Sec-WebSocket-Accept value that answers it.
+func wsAccept(r *http.Request) (accept []byte, ok bool) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if r.Method != http.MethodGet || !headerHasToken(r.Header, "Connection", "upgrade") ||
+		r.Header.Get("Sec-WebSocket-Version") != "13" || len(key) != 24 {
+		return nil, false
+	}
 	sum := sha1.Sum([]byte(key + wsGUID))
+	return base64.StdEncoding.AppendEncode(make([]byte, 0, 28), sum[:]), true
+}
+
+// answerUpgrade writes the 101 answer to nc with first (if not nil) behind it in the
+// same write, and returns the connection for the epoll reader; nil (nc closed) when
+// the write failed.
+func (s *Server) answerUpgrade(nc net.Conn, accept []byte, first *Frame) *epollConn {
 	const head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
 	var b wswrite.Batch
-	answer := make([]byte, 0, len(head)+28+4)
-	answer = base64.StdEncoding.AppendEncode(append(answer, head...), sum[:])
-	b.Add(append(answer, "\r\n\r\n"...))
+	answer := make([]byte, 0, len(head)+len(accept)+4)
+	answer = append(append(append(answer, head...), accept...), "\r\n\r\n"...)
+	b.Add(answer)
 	if first != nil {
 		b.Add(first.Bytes())
 	}
 	// A new socket's buffer takes this at once; the blocking write is for the odd case.
 	if done, err := b.TryWrite(wswrite.RawConn(nc)); err != nil || !done && b.Write(nc, s.cfg.WriteTimeout) != nil {
 		_ = nc.Close()
-		return nil, nil
+		return nil
 	}
-	return &epollConn{nc: nc, timeout: s.cfg.WriteTimeout}, nil
+	return &epollConn{nc: nc, timeout: s.cfg.WriteTimeout}
 }
 
 // headerHasToken reports whether a comma-separated header lists token
