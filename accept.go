@@ -147,7 +147,9 @@ func (a *acceptor) first(c net.Conn) {
 	hp := a.heads.Get().(*[]byte)
 	defer a.heads.Put(hp)
 	buf := (*hp)[:0]
-	_ = c.SetReadDeadline(time.Now().Add(a.timeout))
+	if a.timeout > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(a.timeout))
+	}
 	end := -1
 	for end < 0 && len(buf) < cap(buf) && couldBeGET(buf) {
 		n, err := c.Read(buf[len(buf):cap(buf)])

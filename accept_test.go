@@ -168,6 +168,11 @@ func TestAcceptorServesHandshakesDirectly(t *testing.T) {
 			if f := readFrame(t, br); !strings.HasPrefix(f, "0{") {
 				t.Fatalf("long head: first frame %q", f)
 			}
+			// A path net/http would clean gets net/http's redirect, not a session.
+			_, br = rawDial(t, addr, upgradeRequest(addr, "/socket.io?EIO=4&transport=websocket", ""))
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode/100 != 3 || resp.Header.Get("Location") == "" {
+				t.Fatalf("/socket.io without the slash: %v %+v, want net/http's redirect", err, resp)
+			}
 			plain := testclient.Dial(t, "ws://"+addr+"/ws", testclient.Options{})
 			plain.SendText(t, `{"event":"echo","data":"hi"}`)
 			plain.Expect(t, `{"event":"echo","data":"hi"}`)
@@ -185,8 +190,8 @@ func TestAcceptorServesHandshakesDirectly(t *testing.T) {
 			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 400 {
 				t.Fatalf("not HTTP: %v %+v, want net/http's 400", err, resp)
 			}
-			if n := viaHTTP.Load(); n != 6 {
-				t.Fatalf("net/http was given %d connections, want 6", n)
+			if n := viaHTTP.Load(); n != 7 {
+				t.Fatalf("net/http was given %d connections, want 7", n)
 			}
 		})
 	}

@@ -362,8 +362,8 @@ func (n *Node) direct(r *http.Request) bool {
 	if q := r.URL.Query(); q.Get("transport") != engineio.TransportWebSocket || q.Get("sid") != "" {
 		return false
 	}
-	_, pattern := n.mux.Handler(r)
-	return pattern == n.cfg.Path
+	h, _ := n.mux.Handler(r) // a redirect (a path to clean) comes back with the pattern it leads to
+	return h == http.Handler(n.io)
 }
 
 // ListenAndServe listens on Config.Addr and serves until ctx is done, then shuts down

@@ -106,7 +106,8 @@ func NewPool(o Options, wg *sync.WaitGroup) *Pool {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &Pool{max: workers, delay: o.Delay, adaptive: o.Adaptive, delaying: !o.Adaptive, onSwitch: o.OnSwitch, wg: wg}
+	adaptive := o.Adaptive && o.Delay > 0 // nothing to decide without a delay
+	return &Pool{max: workers, delay: o.Delay, adaptive: adaptive, delaying: !adaptive, onSwitch: o.OnSwitch, wg: wg}
 }
 
 // Delaying reports whether the pool's delay applies now (always, unless adaptive).
