@@ -256,3 +256,19 @@ func TestAcceptorHeadTimeout(t *testing.T) {
 		return len(a.reading) == 0
 	})
 }
+
+// TestAcceptorOnlyOnPlainSockets: a wrapping listener (TLS, limits) is served by
+// net/http alone.
+func TestAcceptorOnlyOnPlainSockets(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if !plainSockets(ln) {
+		t.Fatal("a TCP listener should get the acceptor")
+	}
+	if plainSockets(struct{ net.Listener }{ln}) {
+		t.Fatal("a wrapping listener should go to net/http untouched")
+	}
+}

@@ -330,7 +330,9 @@ func (n *Node) Handler() http.Handler { return n.handler }
 // Config returns the node's configuration with defaults filled in.
 func (n *Node) Config() Config { return n.cfg }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown. On a plain TCP or Unix listener,
+// WebSocket handshakes that open a new Engine.IO session are answered straight from the
+// socket (see accept.go); everything else is served by net/http.
 func (n *Node) Serve(ln net.Listener) error {
 	switch {
 	case n.api == nil:
@@ -343,12 +345,27 @@ func (n *Node) Serve(ln net.Listener) error {
 		n.log.Info("herald: HTTP API on the main listener", "path", api.Prefix)
 	}
 	n.log.Info("herald: listening", "addr", ln.Addr().String(), "path", n.cfg.Path, "ws", n.cfg.PlainWSPath)
-	a := newAcceptor(ln, n.http.ReadHeaderTimeout, n.log, n.direct, n.io.Engine().ServeConn)
-	n.acceptor.Store(a)
-	if err := n.http.Serve(a); !errors.Is(err, http.ErrServerClosed) {
+	if plainSockets(ln) {
+		a := newAcceptor(ln, n.http.ReadHeaderTimeout, n.log, n.direct, n.io.Engine().ServeConn)
+		n.acceptor.Store(a)
+		ln = a
+	}
+	if err := n.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// plainSockets reports whether ln hands out plain TCP or Unix sockets, the ones the
+// acceptor serves; a TLS or otherwise wrapping listener goes to net/http untouched (it
+// knows a *tls.Conn for HTTP/2 and Request.TLS, and such connections could not be
+// read by epoll anyway).
+func plainSockets(ln net.Listener) bool {
+	switch ln.(type) {
+	case *net.TCPListener, *net.UnixListener:
+		return true
+	}
+	return false
 }
 
 // direct says whether the acceptor serves r, a connection's first request, with
