@@ -15,6 +15,10 @@
 #   PORT_BASE=3100     node peer on PORT_BASE, herald on PORT_BASE+1
 #   SERVERS="node herald"   which servers to run
 #   BENCH_ARGS         more herald-bench idle flags (e.g. "-epoll-client")
+#   NODES=1            2: each server as a 2-node cluster over a private Redis (as
+#                      cluster.sh starts it, on PORT_BASE and PORT_BASE+1), the
+#                      connections round-robin over both, RSS summed over both
+#                      (HERALD_CMD does not apply)
 #   HERALD_CMD         command that starts Herald. "{port}" is replaced by its port,
 #                      and PORT / HERALD_ADDR are exported too. "go run PKG ARGS" is
 #                      turned into a build of PKG, so the pid sampled is Herald's own.
@@ -31,6 +35,7 @@ HOLD=${HOLD:-5s}
 TIMEOUT=${TIMEOUT:-3m}
 PORT_BASE=${PORT_BASE:-3100}
 SERVERS=${SERVERS:-node herald}
+NODES=${NODES:-1}
 
 raise_nofile $((C + 100))
 
@@ -39,12 +44,13 @@ go build -o "$WORK/herald-bench" ./cmd/herald-bench
 
 ROWS=()
 
-# measure NAME PORT PID: load the running server and add a table row.
+# measure NAME URLS PIDS: load the running server(s) (comma-separated base URLs and
+# pids) and add a table row.
 measure() {
-  local name=$1 port=$2 pid=$3 out=$WORK/run.json rc=0
-  log "$name: $C idle connections on 127.0.0.1:$port (pid $pid)"
-  "$WORK/herald-bench" idle -url "http://127.0.0.1:$port" -c "$C" -parallel "$PARALLEL" \
-    -hold "$HOLD" -timeout "$TIMEOUT" -pids "$pid" -json ${BENCH_ARGS:-} >"$out" || rc=$?
+  local name=$1 urls=$2 pids=$3 out=$WORK/run.json rc=0
+  log "$name: $C idle connections on $urls (pids $pids)"
+  "$WORK/herald-bench" idle -url "$urls" -c "$C" -parallel "$PARALLEL" \
+    -hold "$HOLD" -timeout "$TIMEOUT" -pids "$pids" -json ${BENCH_ARGS:-} >"$out" || rc=$?
   if [[ ! -s $out ]]; then
     ROWS+=("| $name | run failed (exit $rc) | | | | |")
     return
@@ -63,7 +69,7 @@ run_node() {
   local port=$PORT_BASE
   node_peer_setup
   if start_node_peer "$port"; then
-    measure "$NODE_PEER_NAME" "$port" "$LAST_PID"
+    measure "$NODE_PEER_NAME" "http://127.0.0.1:$port" "$LAST_PID"
   else
     ROWS+=("| node | did not start | | | | |")
   fi
@@ -99,14 +105,27 @@ run_herald() {
     stop_all
     return
   fi
-  measure "herald" "$port" "$LAST_PID"
+  measure "herald" "http://127.0.0.1:$port" "$LAST_PID"
   stop_all
 }
 
+# run_cluster SERVER: two nodes of SERVER over a private Redis, loaded together.
+run_cluster() {
+  [[ $1 == node ]] && node_peer_setup
+  if start_cluster "$1"; then
+    measure "$NAME x2" "http://127.0.0.1:$PORT_BASE,http://127.0.0.1:$((PORT_BASE + 1))" "$PID1,$PID2"
+  else
+    ROWS+=("| $1 x2 | did not start | | | | |")
+  fi
+  stop_all
+}
+((NODES == 2)) && build_tools
+
 for s in $SERVERS; do
-  case $s in
-  node) run_node ;;
-  herald) run_herald ;;
+  case $NODES:$s in
+  2:node | 2:herald) run_cluster "$s" ;;
+  *:node) run_node ;;
+  *:herald) run_herald ;;
   *) log "unknown server $s" ;;
   esac
 done
@@ -115,4 +134,4 @@ echo "| server | connections | RSS/conn KB | connect time | handshake p50 | hand
 echo "|---|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}"
 echo
-echo "C=$C, PARALLEL=$PARALLEL, HOLD=$HOLD; RSS/conn = (VmRSS 2s after the last connect - VmRSS before the first dial) / connections; $(nproc) cores shared by server and client."
+echo "C=$C, PARALLEL=$PARALLEL, HOLD=$HOLD$( ((NODES == 2)) && echo ", each server as 2 nodes over a private Redis, connections round-robin, RSS of both"); RSS/conn = (VmRSS 2s after the last connect - VmRSS before the first dial) / connections; $(nproc) cores shared by server and client."
