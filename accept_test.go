@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald/engineio"
 	"github.com/heraldhq/herald/internal/testclient"
+	"github.com/heraldhq/herald/internal/wsframe"
 	"github.com/heraldhq/herald/socketio"
 )
 
@@ -94,12 +95,7 @@ func readFrame(t *testing.T, br *bufio.Reader) string {
 
 // masked returns a masked client text frame.
 func masked(payload string) string {
-	key := [4]byte{7, 1, 9, 3}
-	f := []byte{0x81, 0x80 | byte(len(payload)), key[0], key[1], key[2], key[3]}
-	for i := range len(payload) {
-		f = append(f, payload[i]^key[i%4])
-	}
-	return string(f)
+	return string(wsframe.AppendMaskedFrame(nil, wsframe.OpText, payload, [4]byte{7, 1, 9, 3}))
 }
 
 // TestAcceptorServesHandshakesDirectly: a WebSocket handshake that opens a new
